@@ -1,0 +1,68 @@
+# Entry points (see README.md):
+#   make demo    build the CLI (release preset) and inspect a checkpoint
+#   make test    configure, build and run every test with the ci preset (-Werror)
+#   make asan    the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench   build the benchmarks (release preset) and run each once
+#   make deps    install missing Debian packages (apt-get; sudo when not root)
+#   make clean   remove build/
+# Every target but clean starts with deps, which runs apt-get only when a package is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+JOBS ?= 2
+
+PACKAGES := build-essential cmake libeigen3-dev nlohmann-json3-dev catch2 libcli11-dev libsnappy-dev
+
+# The demo checkpoint: $DEMO_CKPT, else the small TF1 Saver checkpoint in ../shared/realdata.
+DEMO_DEFAULT_CKPT := $(abspath $(ROOT)/../shared/realdata/checkpoints/tf1-saver-adam/model.ckpt)
+DEMO_CKPT ?= $(if $(wildcard $(DEMO_DEFAULT_CKPT).index),$(DEMO_DEFAULT_CKPT),)
+
+.PHONY: all deps test demo asan bench clean
+
+all: test
+
+deps:
+	@if ! command -v dpkg >/dev/null 2>&1; then \
+	  echo "deps: no dpkg (not Debian/Ubuntu); make sure these are installed: $(PACKAGES)"; \
+	  exit 0; \
+	fi; \
+	missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg -s "$$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "deps: missing$$missing, and not root and no sudo: install them yourself" >&2; exit 1; fi; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing
+
+test: deps
+	cd "$(ROOT)" && cmake --preset ci && cmake --build --preset ci -j$(JOBS) && ctest --preset ci
+
+demo: deps
+	@if [ ! -f "$(ROOT)/examples/cli/warmstart_cli.cpp" ]; then \
+	  echo "demo: the CLI (examples/cli/warmstart_cli.cpp) is not written yet" >&2; exit 1; fi
+	@if [ -z "$(DEMO_CKPT)" ]; then \
+	  echo "demo: needs a checkpoint: run 'DEMO_CKPT=/path/to/model.ckpt make demo'" >&2; \
+	  echo "      (a checkpoint prefix; the default, $(DEMO_DEFAULT_CKPT), is used when it exists)" >&2; \
+	  exit 1; fi
+	cd "$(ROOT)" && cmake --preset release && cmake --build --preset release -j$(JOBS) --target warmstart_cli
+	"$(ROOT)/build/release/warmstart" inspect "$(DEMO_CKPT)"
+
+asan: deps
+	cd "$(ROOT)" && cmake --preset asan && cmake --build --preset asan -j$(JOBS) && ctest --preset asan
+
+# Benchmarks are bench/<name>_bench.cpp, built as build/release/bench/bench_<name>; they run
+# from the repository root (scratch data belongs in bench-data/, which git ignores).
+bench: deps
+	cd "$(ROOT)" && cmake --preset release && cmake --build --preset release -j$(JOBS)
+	@cd "$(ROOT)"; shopt -s nullglob; benches=(build/release/bench/bench_*); \
+	if [ $${#benches[@]} -eq 0 ]; then echo "bench: no benchmarks yet (bench/*_bench.cpp)"; exit 0; fi; \
+	for b in "$${benches[@]}"; do echo "== $$b"; "$$b"; done
+
+clean:
+	rm -rf "$(ROOT)/build"

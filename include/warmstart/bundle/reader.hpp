@@ -1,0 +1,696 @@
+// BundleReader: a TensorFlow checkpoint bundle opened once, read many times.
+// Mirrors tensorflow/core/util/tensor_bundle/tensor_bundle.cc (BundleReader) and
+// tensorflow/c/checkpoint_reader.cc (the listing that hides slice entries).
+//
+//   PREFIX.index                 sstable: "" -> BundleHeaderProto, name -> BundleEntryProto
+//   PREFIX.data-SSSSS-of-NNNNN   payloads at [offset, offset + size) of shard shard_id
+//
+// Open() parses and validates the whole index (spec section 9, MUST list) and keeps
+// the entries sorted by key. Data files are mapped lazily, on the first read of a
+// tensor they hold; a missing shard is an error only then. Every read verifies the
+// entry's crc32c once (remembered per entry) unless the caller passes Verify::kNo.
+// Partitioned tensors (an entry with `slices`, data in slice entries keyed by
+// EncodeTensorNameSlice) are assembled; overlaps and gaps are errors, as in TF.
+//
+// The class is templated over the file system (core/file.hpp): DiskFileSystem maps
+// files, MemoryFileSystem serves caller-owned buffers. V1 checkpoints (v1.hpp) are
+// converted at open into the same entries over an owned in-memory shard.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <unsupported/Eigen/CXX11/Tensor>
+
+#include "warmstart/bundle/dtype.hpp"
+#include "warmstart/bundle/naming.hpp"
+#include "warmstart/bundle/ordered_code.hpp"
+#include "warmstart/bundle/tensor_data.hpp"
+#include "warmstart/bundle/tensor_shape.hpp"
+#include "warmstart/core/bytes.hpp"
+#include "warmstart/core/crc32c.hpp"
+#include "warmstart/core/file.hpp"
+#include "warmstart/error.hpp"
+#include "warmstart/proto/bundle.hpp"
+#include "warmstart/sstable/table.hpp"
+
+namespace warmstart::bundle {
+
+enum class Format { kV1, kV2 };
+enum class Endianness { kLittle = 0, kBig = 1 };
+enum class Verify { kYes, kNo };
+
+inline constexpr int32_t kTensorBundleVersion = 1;  // the consumer version we implement
+
+// One tensor as the index describes it.
+struct Entry {
+  std::string name;  // the index key (binary for slice entries)
+  DataType dtype = DataType::kInvalid;
+  TensorShape shape;
+  int32_t shard_id = 0;
+  int64_t offset = 0;
+  int64_t size = 0;
+  uint32_t masked_crc32c = 0;
+  std::vector<TensorSlice> slices;  // non-empty: partitioned, data in slice entries
+  uint64_t index_offset = 0;        // where the entry's value starts in the .index file
+
+  bool partitioned() const { return !slices.empty(); }
+};
+
+// A zero-copy, read-only typed view of a tensor inside a mapped data file.
+// Elements are read with memcpy, so the view is safe at any alignment; data()
+// is offered only when the bytes happen to be aligned for T.
+template <class T>
+class TensorView {
+ public:
+  TensorView(const uint8_t* bytes, TensorShape shape) : bytes_(bytes), shape_(std::move(shape)) {}
+
+  const TensorShape& shape() const { return shape_; }
+  int64_t size() const { return shape_.num_elements(); }
+  T operator[](int64_t i) const {
+    if constexpr (std::is_same_v<T, bool>) {
+      return bytes_[i] != 0;
+    } else {
+      T v;
+      std::memcpy(&v, bytes_ + static_cast<size_t>(i) * sizeof(T), sizeof(T));
+      return v;
+    }
+  }
+  bool aligned() const { return reinterpret_cast<uintptr_t>(bytes_) % alignof(T) == 0; }
+  // Requires: aligned() (throws ArgumentError otherwise). Not for bool.
+  const T* data() const {
+    static_assert(!std::is_same_v<T, bool>, "bool views have no typed pointer; use operator[]");
+    if (!aligned()) throw ArgumentError("tensor bytes are not aligned for a typed pointer; use operator[] or Read()");
+    return reinterpret_cast<const T*>(bytes_);
+  }
+  core::ByteView bytes() const { return core::ByteView(bytes_, static_cast<size_t>(size()) * sizeof(T)); }
+
+ private:
+  const uint8_t* bytes_;
+  TensorShape shape_;
+};
+
+struct VerifyFailure {
+  std::string key;
+  std::string message;
+};
+
+struct VerifyReport {
+  size_t tensors_verified = 0;
+  uint64_t bytes_verified = 0;
+  std::vector<VerifyFailure> failures;
+  bool ok() const { return failures.empty(); }
+};
+
+template <class Fs = core::DiskFileSystem>
+class BundleReader {
+ public:
+  using File = typename Fs::File;
+
+  // Opens PREFIX.index and validates every entry. Throws NotFoundError when the
+  // index is absent, FormatError when it is corrupt.
+  static BundleReader Open(const std::string& prefix, Fs fs = Fs()) {
+    BundleReader r(prefix, std::move(fs), Format::kV2);
+    r.ReadIndex();
+    return r;
+  }
+
+  // Used by the V1 reader: entries (sorted, slice entries included) over one owned shard.
+  static BundleReader FromMemory(const std::string& path, Format format, std::vector<Entry> all_entries,
+                                 std::string data, Fs fs = Fs()) {
+    BundleReader r(path, std::move(fs), format);
+    r.num_shards_ = 1;
+    r.owned_data_ = std::make_unique<std::string>(std::move(data));
+    for (Entry& e : all_entries) r.AddEntry(std::move(e));
+    r.Finalize();
+    return r;
+  }
+
+  BundleReader(BundleReader&&) noexcept = default;
+  BundleReader& operator=(BundleReader&&) noexcept = default;
+
+  Format format() const { return format_; }
+  const std::string& prefix() const { return prefix_; }
+  int num_shards() const { return num_shards_; }
+  Endianness endianness() const { return endianness_; }
+  const proto::VersionDef& version() const { return version_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  std::string index_path() const { return format_ == Format::kV2 ? MetaFilename(prefix_) : prefix_; }
+  std::string data_path(int shard) const {
+    return format_ == Format::kV2 ? DataFilename(prefix_, shard, num_shards_) : prefix_;
+  }
+
+  // Listed tensors in key order; slice entries of partitioned tensors are hidden.
+  const std::vector<Entry>& entries() const { return entries_; }
+  // Every entry of the index in key order, slice entries included.
+  size_t num_index_entries() const { return entries_.size() + slice_entries_.size(); }
+
+  const Entry* Find(std::string_view name) const { return FindIn(entries_, name); }
+  bool Contains(std::string_view name) const { return Find(name) != nullptr; }
+  const Entry& Get(std::string_view name) const {
+    const Entry* e = Find(name);
+    if (e == nullptr) {
+      throw NotFoundError(ErrorContext(index_path()).WithKey(std::string(name)),
+                          "no tensor of this name in the checkpoint");
+    }
+    return *e;
+  }
+
+  // ---- Raw bytes ----
+
+  // The verified payload of a non-partitioned entry, zero copy.
+  core::ByteView RawBytes(const Entry& e, Verify verify = Verify::kYes) const {
+    RequireReadable(e);
+    if (e.partitioned()) {
+      throw ArgumentError(EntryContext(e), "tensor is partitioned into " + std::to_string(e.slices.size()) +
+                                               " slices; read it with Read/ReadSlice");
+    }
+    const core::ByteView bytes = Payload(e);
+    if (verify == Verify::kYes) VerifyEntry(e, bytes);
+    return bytes;
+  }
+
+  // ---- Typed reads ----
+
+  // Zero-copy view of a non-partitioned little-endian tensor whose dtype is T.
+  template <class T>
+  TensorView<T> View(std::string_view name, Verify verify = Verify::kYes) const {
+    const Entry& e = Get(name);
+    RequireType<T>(e);
+    if (endianness_ == Endianness::kBig) {
+      throw ArgumentError(EntryContext(e), "a big-endian bundle cannot be viewed in place; use Read()");
+    }
+    return TensorView<T>(RawBytes(e, verify).data(), e.shape);
+  }
+
+  // The whole tensor, row-major, in a vector of its own element type (or the
+  // storage type of quantized / float8 / int4 dtypes). Partitioned tensors are assembled.
+  template <class T>
+  std::vector<T> Read(std::string_view name, Verify verify = Verify::kYes) const {
+    const Entry& e = Get(name);
+    return ReadRegion<T>(e, TensorSlice::Full(e.shape.rank()), verify);
+  }
+
+  // The rectangular sub-block `slice` of a tensor, without copying the rest.
+  template <class T>
+  std::vector<T> ReadSlice(std::string_view name, const TensorSlice& slice, Verify verify = Verify::kYes) const {
+    const Entry& e = Get(name);
+    const std::string why = slice.ValidateFor(e.shape);
+    if (!why.empty()) throw ArgumentError(EntryContext(e), why);
+    return ReadRegion<T>(e, slice, verify);
+  }
+
+  // The whole tensor converted to T: any real numeric dtype (incl. half,
+  // bfloat16, bool) to an arithmetic T; complex to complex.
+  template <class T>
+  std::vector<T> ReadAs(std::string_view name, Verify verify = Verify::kYes) const {
+    const Entry& e = Get(name);
+    std::vector<T> out;
+    const bool done = VisitNumeric(e.dtype, [&](auto tag) {
+      using Src = typename decltype(tag)::type;
+      if constexpr (std::is_convertible_v<Src, T> || ConvertibleViaFloat<Src, T>()) {
+        const std::vector<Src> src = ReadRegion<Src>(e, TensorSlice::Full(e.shape.rank()), verify);
+        out.reserve(src.size());
+        for (const Src& v : src) out.push_back(Convert<Src, T>(v));
+        return true;
+      } else {
+        return false;
+      }
+    });
+    if (!done) {
+      throw ArgumentError(EntryContext(e), "cannot convert " + DataTypeName(e.dtype) + " to " +
+                                               DataTypeName(DataTypeOf<T>::value));
+    }
+    return out;
+  }
+
+  // Row-major Eigen tensor of rank R (R must equal the stored rank).
+  template <class T, int R>
+  Eigen::Tensor<T, R, Eigen::RowMajor> ReadTensor(std::string_view name, Verify verify = Verify::kYes) const {
+    const Entry& e = Get(name);
+    if (e.shape.rank() != R) {
+      throw ArgumentError(EntryContext(e), "tensor has rank " + std::to_string(e.shape.rank()) + " " +
+                                               e.shape.DebugString() + ", requested rank " + std::to_string(R));
+    }
+    const std::vector<T> flat = Read<T>(name, verify);
+    Eigen::array<Eigen::Index, R> dims;
+    for (int i = 0; i < R; ++i) dims[i] = static_cast<Eigen::Index>(e.shape.dim(i));
+    Eigen::Tensor<T, R, Eigen::RowMajor> t(dims);
+    std::copy(flat.begin(), flat.end(), t.data());
+    return t;
+  }
+
+  // Every element of a DT_STRING tensor.
+  std::vector<std::string> ReadStrings(std::string_view name, Verify verify = Verify::kYes) const {
+    const Entry& e = Get(name);
+    if (e.dtype != DataType::kString) {
+      throw ArgumentError(EntryContext(e), "tensor is " + DataTypeName(e.dtype) + ", not DT_STRING");
+    }
+    if (e.partitioned()) throw ArgumentError(EntryContext(e), "partitioned string tensors are not supported");
+    const core::ByteView payload = Payload(e);
+    const StringTensor s = DecodeStringTensor(payload, e.shape.num_elements(), big(), DataContext(e),
+                                              static_cast<uint64_t>(e.offset));
+    if (verify == Verify::kYes) CheckCrc(e, s.masked_crc32c);
+    std::vector<std::string> out;
+    out.reserve(s.elements.size());
+    for (const core::ByteView& v : s.elements) out.push_back(v.ToString());
+    return out;
+  }
+
+  // ---- Verification ----
+
+  // Reads every payload (listed and slice entries) and checks every checksum.
+  // Collects failures instead of stopping at the first.
+  VerifyReport VerifyAll() const {
+    VerifyReport report;
+    for (const auto* list : {&slice_entries_, &entries_}) {
+      for (const Entry& e : *list) {
+        if (e.partitioned()) continue;
+        try {
+          RequireReadable(e);
+          const core::ByteView bytes = Payload(e);
+          VerifyEntry(e, bytes);
+          ++report.tensors_verified;
+          report.bytes_verified += bytes.size();
+        } catch (const Error& err) {
+          report.failures.push_back({e.name, err.what()});
+        }
+      }
+    }
+    return report;
+  }
+
+ private:
+  BundleReader(std::string prefix, Fs fs, Format format)
+      : prefix_(std::move(prefix)), fs_(std::move(fs)), format_(format), shards_(std::make_unique<Shards>()) {}
+
+  // ---- Opening ----
+
+  void ReadIndex() {
+    auto table = sstable::Table<File>::Open(fs_.Open(MetaFilename(prefix_)));
+    const ErrorContext& ctx = table.context();
+    bool first = true;
+    table.ForEach([&](const std::string& key, core::ByteView value, uint64_t offset) {
+      if (first) {
+        ReadHeader(key, value, offset, ctx);
+        first = false;
+        return;
+      }
+      AddEntry(DecodeEntry(key, value, offset, ctx));
+    });
+    if (first) throw FormatError(ctx, "index has no entries: the header entry is missing");
+    for (const std::string& w : table.warnings()) warnings_.push_back(w);
+    Finalize();
+  }
+
+  void ReadHeader(const std::string& key, core::ByteView value, uint64_t offset, const ErrorContext& ctx) {
+    if (!key.empty()) {
+      throw FormatError(ctx.WithKey(key).WithOffset(offset),
+                        "first index entry is not the header (key \"\"): not a V2 bundle index");
+    }
+    const proto::BundleHeader h = proto::DecodeBundleHeader(value, ctx, offset);
+    const ErrorContext at = ctx.WithOffset(offset);
+    if (h.num_shards < 1) throw FormatError(at, "header has num_shards " + std::to_string(h.num_shards) + ", need >= 1");
+    if (h.endianness != 0 && h.endianness != 1) {
+      throw FormatError(at, "header has unknown endianness " + std::to_string(h.endianness));
+    }
+    CheckVersion(h.version, at);
+    num_shards_ = h.num_shards;
+    endianness_ = static_cast<Endianness>(h.endianness);
+    version_ = h.version;
+  }
+
+  // tensorflow/core/framework/versions.cc CheckVersions, with our consumer version 1.
+  static void CheckVersion(const proto::VersionDef& v, const ErrorContext& at) {
+    if (v.producer < 0) throw FormatError(at, "bundle producer version " + std::to_string(v.producer) + " is negative");
+    if (v.min_consumer > kTensorBundleVersion) {
+      throw FormatError(at, "bundle needs a reader of version >= " + std::to_string(v.min_consumer) +
+                                "; this reader implements version 1: upgrade warmstart");
+    }
+    for (int32_t bad : v.bad_consumers) {
+      if (bad == kTensorBundleVersion) {
+        throw FormatError(at, "bundle disallows readers of version 1 (bad_consumers); it was written for a newer reader");
+      }
+    }
+  }
+
+  Entry DecodeEntry(const std::string& key, core::ByteView value, uint64_t offset, const ErrorContext& ctx) const {
+    const proto::BundleEntry p = proto::DecodeBundleEntry(value, ctx.WithKey(key), offset);
+    Entry e;
+    e.name = key;
+    e.dtype = static_cast<DataType>(p.dtype);
+    e.shape = TensorShape(p.shape.dims);
+    e.shard_id = p.shard_id;
+    e.offset = p.offset;
+    e.size = p.size;
+    e.masked_crc32c = p.crc32c;
+    e.index_offset = offset;
+    for (const proto::SliceProto& s : p.slices) e.slices.push_back(TensorSlice::FromProto(s));
+    ValidateEntry(e, p, ctx.WithKey(key).WithOffset(offset));
+    return e;
+  }
+
+  // Spec section 9, items 7 and 8 (data-file bounds are checked when read).
+  void ValidateEntry(const Entry& e, const proto::BundleEntry& p, const ErrorContext& at) const {
+    if (p.dtype == 0) throw FormatError(at, "entry has dtype DT_INVALID (0)");
+    if (p.shape.unknown_rank) throw FormatError(at, "entry shape has unknown_rank set; a bundle stores full shapes");
+    const std::string why = e.shape.Validate();
+    if (!why.empty()) throw FormatError(at, why);
+    for (const TensorSlice& s : e.slices) {
+      const std::string bad = s.ValidateFor(e.shape);
+      if (!bad.empty()) throw FormatError(at, bad);
+    }
+    if (e.partitioned()) return;  // shard/offset/size/crc are ignored
+    if (e.shard_id < 0 || e.shard_id >= num_shards_) {
+      throw FormatError(at, "entry has shard_id " + std::to_string(e.shard_id) + " but the bundle has " +
+                                std::to_string(num_shards_) + " shards");
+    }
+    if (e.offset < 0 || e.size < 0) throw FormatError(at, "entry has a negative offset or size");
+    CheckSize(e, at);
+  }
+
+  static void CheckSize(const Entry& e, const ErrorContext& at) {
+    const int64_t n = e.shape.num_elements();
+    if (IsFixedSize(e.dtype)) {
+      const int elem = DataTypeSize(e.dtype);
+      if (n > std::numeric_limits<int64_t>::max() / elem || e.size != n * elem) {
+        throw FormatError(at, "invalid size in bundle entry: " + DataTypeName(e.dtype) + " " + e.shape.DebugString() +
+                                  " needs " + std::to_string(n) + " x " + std::to_string(elem) + " bytes, entry says " +
+                                  std::to_string(e.size));
+      }
+    } else if (e.dtype == DataType::kString && e.size < n) {
+      throw FormatError(at, "invalid size in bundle entry: a string tensor of " + std::to_string(n) +
+                                " elements needs at least that many bytes, entry says " + std::to_string(e.size));
+    }
+  }
+
+  void AddEntry(Entry e) {
+    if (!e.name.empty() && e.name[0] == '\0' && DecodeTensorNameSlice(e.name)) {
+      slice_entries_.push_back(std::move(e));
+    } else {
+      entries_.push_back(std::move(e));
+    }
+  }
+
+  // After all entries are in: sort (V1 input may be unsorted), link slices, hide them.
+  void Finalize() {
+    auto by_name = [](const Entry& a, const Entry& b) { return a.name < b.name; };
+    std::sort(entries_.begin(), entries_.end(), by_name);
+    std::sort(slice_entries_.begin(), slice_entries_.end(), by_name);
+    std::vector<bool> referenced(slice_entries_.size(), false);
+    for (const Entry& e : entries_) {
+      if (e.partitioned()) LinkSlices(e, &referenced);
+    }
+    for (size_t i = slice_entries_.size(); i-- > 0;) {
+      if (!referenced[i]) {
+        warnings_.push_back(index_path() + ": slice entry '" + warmstart::detail::PrintableKey(slice_entries_[i].name) +
+                            "' belongs to no partitioned tensor; listed as a tensor of its own");
+        entries_.push_back(std::move(slice_entries_[i]));
+        slice_entries_.erase(slice_entries_.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+    std::sort(entries_.begin(), entries_.end(), by_name);
+    verified_ = std::make_unique<std::atomic<uint8_t>[]>(entries_.size() + slice_entries_.size());
+  }
+
+  // Each listed slice must exist as a slice entry of the same dtype and the slice's shape.
+  void LinkSlices(const Entry& full, std::vector<bool>* referenced) const {
+    std::vector<std::string> keys;
+    for (const TensorSlice& s : full.slices) {
+      const std::string key = EncodeTensorNameSlice(full.name, s);
+      const Entry* se = FindIn(slice_entries_, key);
+      const ErrorContext at = ErrorContext(index_path()).WithKey(full.name).WithOffset(full.index_offset);
+      if (se == nullptr) throw FormatError(at, "slice " + s.DebugString() + " is listed but its slice entry is missing");
+      if (se->dtype != full.dtype || se->shape != s.SliceShape(full.shape)) {
+        throw FormatError(at, "slice entry for " + s.DebugString() + " has " + DataTypeName(se->dtype) + " " +
+                                  se->shape.DebugString() + ", expected " + DataTypeName(full.dtype) + " " +
+                                  s.SliceShape(full.shape).DebugString());
+      }
+      (*referenced)[static_cast<size_t>(se - slice_entries_.data())] = true;
+      keys.push_back(key);
+    }
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+      throw FormatError(ErrorContext(index_path()).WithKey(full.name).WithOffset(full.index_offset),
+                        "overlapping slices: a slice is listed twice");
+    }
+  }
+
+  static const Entry* FindIn(const std::vector<Entry>& list, std::string_view name) {
+    auto it = std::lower_bound(list.begin(), list.end(), name,
+                               [](const Entry& e, std::string_view n) { return std::string_view(e.name) < n; });
+    return it != list.end() && it->name == name ? &*it : nullptr;
+  }
+
+  // ---- Reading ----
+
+  bool big() const { return endianness_ == Endianness::kBig; }
+  ErrorContext EntryContext(const Entry& e) const { return ErrorContext(index_path()).WithKey(e.name); }
+  ErrorContext DataContext(const Entry& e) const { return ErrorContext(data_path(e.shard_id)).WithKey(e.name); }
+
+  void RequireReadable(const Entry& e) const {
+    if (e.dtype == DataType::kVariant) {
+      throw ArgumentError(EntryContext(e), "DT_VARIANT tensors are listed but cannot be read by warmstart");
+    }
+    if (e.dtype == DataType::kResource) throw FormatError(EntryContext(e), "DT_RESOURCE tensors cannot be stored in a bundle");
+    if (!IsKnown(e.dtype)) {
+      throw ArgumentError(EntryContext(e), "unknown dtype " + DataTypeName(e.dtype) +
+                                               " (newer than this reader); the tensor is listed but cannot be read");
+    }
+  }
+
+  template <class T>
+  void RequireType(const Entry& e) const {
+    RequireReadable(e);
+    if (!StorageCompatible<T>(e.dtype)) {
+      throw ArgumentError(EntryContext(e), "tensor is " + DataTypeName(e.dtype) + ", requested " +
+                                               DataTypeName(DataTypeOf<T>::value) + " (use ReadAs<T> to convert)");
+    }
+  }
+
+  struct Shards {
+    std::mutex mu;
+    std::vector<std::unique_ptr<File>> files;
+  };
+
+  // The bytes of shard `id`, mapped on first use.
+  core::ByteView ShardBytes(const Entry& e) const {
+    if (owned_data_) return core::ByteView(owned_data_->data(), owned_data_->size());
+    std::lock_guard<std::mutex> lock(shards_->mu);
+    auto& files = shards_->files;
+    if (files.empty()) files.resize(static_cast<size_t>(num_shards_));
+    auto& slot = files[static_cast<size_t>(e.shard_id)];
+    if (!slot) {
+      const std::string path = data_path(e.shard_id);
+      try {
+        slot = std::make_unique<File>(fs_.Open(path));
+      } catch (const NotFoundError&) {
+        throw NotFoundError(DataContext(e), "data file is missing (shard " + std::to_string(e.shard_id) + " of " +
+                                                std::to_string(num_shards_) + ")");
+      }
+    }
+    return slot->bytes();
+  }
+
+  core::ByteView Payload(const Entry& e) const {
+    const core::ByteView shard = ShardBytes(e);
+    if (!shard.Contains(static_cast<uint64_t>(e.offset), static_cast<uint64_t>(e.size))) {
+      throw FormatError(DataContext(e).WithOffset(static_cast<uint64_t>(e.offset)),
+                        "tensor of " + std::to_string(e.size) + " bytes runs past the end of the " +
+                            std::to_string(shard.size()) + "-byte data file");
+    }
+    return shard.Sub(static_cast<size_t>(e.offset), static_cast<size_t>(e.size));
+  }
+
+  size_t EntryIndex(const Entry& e) const {
+    if (!entries_.empty() && &e >= entries_.data() && &e < entries_.data() + entries_.size()) {
+      return static_cast<size_t>(&e - entries_.data());
+    }
+    return entries_.size() + static_cast<size_t>(&e - slice_entries_.data());
+  }
+
+  void VerifyEntry(const Entry& e, core::ByteView bytes) const {
+    std::atomic<uint8_t>& flag = verified_[EntryIndex(e)];
+    if (flag.load(std::memory_order_acquire)) return;
+    uint32_t computed;
+    if (e.dtype == DataType::kString) {
+      computed = DecodeStringTensor(bytes, e.shape.num_elements(), big(), DataContext(e),
+                                    static_cast<uint64_t>(e.offset)).masked_crc32c;
+    } else {
+      computed = core::crc32c::Mask(core::crc32c::Value(bytes.data(), bytes.size()));
+    }
+    CheckCrc(e, computed);
+    flag.store(1, std::memory_order_release);
+  }
+
+  void CheckCrc(const Entry& e, uint32_t computed) const {
+    if (computed != e.masked_crc32c) {
+      throw FormatError(DataContext(e).WithOffset(static_cast<uint64_t>(e.offset)),
+                        "checksum mismatch for " + std::to_string(e.size) + " bytes: stored masked crc32c 0x" +
+                            warmstart::detail::Hex32(e.masked_crc32c) + ", computed 0x" +
+                            warmstart::detail::Hex32(computed) + " (the data file is corrupt)");
+    }
+  }
+
+  // Reads `region` of the tensor into a new vector (stored bytes, then swapped to host order).
+  template <class T>
+  std::vector<T> ReadRegion(const Entry& e, const TensorSlice& region, Verify verify) const {
+    RequireType<T>(e);
+    const TensorShape out_shape = region.SliceShape(e.shape);
+    const size_t n = static_cast<size_t>(out_shape.num_elements());
+    const size_t elem = static_cast<size_t>(DataTypeSize(e.dtype));
+    if constexpr (std::is_same_v<T, bool>) {
+      std::vector<uint8_t> raw(n);
+      CopyRegionOf(e, region, raw.data(), verify);
+      std::vector<bool> out(n);
+      for (size_t i = 0; i < n; ++i) out[i] = raw[i] != 0;
+      return out;
+    } else {
+      std::vector<T> out(n);
+      CopyRegionOf(e, region, reinterpret_cast<uint8_t*>(out.data()), verify);
+      if (big()) SwapBytes(reinterpret_cast<uint8_t*>(out.data()), n * elem, SwapUnit(e.dtype));
+      return out;
+    }
+  }
+
+  // Writes the stored bytes of `region` of `e` to out (row-major over the region).
+  void CopyRegionOf(const Entry& e, const TensorSlice& region, uint8_t* out, Verify verify) const {
+    const TensorShape out_shape = region.SliceShape(e.shape);
+    const size_t elem = static_cast<size_t>(DataTypeSize(e.dtype));
+    const std::vector<int64_t> zero(static_cast<size_t>(e.shape.rank()), 0);
+    if (!e.partitioned()) {
+      const core::ByteView bytes = RawBytes(e, verify);
+      CopyRegion(bytes.data(), e.shape, Starts(region), out, out_shape, zero, out_shape.dims(), elem);
+      return;
+    }
+    // Partitioned: copy each stored slice's overlap with the region; a coverage map
+    // of the region detects overlapping slices and gaps, as TF's TensorSliceSet does.
+    std::vector<uint8_t> covered(static_cast<size_t>(out_shape.num_elements()), 0);
+    for (const TensorSlice& s : e.slices) {
+      const std::optional<TensorSlice> overlap = s.Intersect(region, e.shape);
+      if (!overlap) continue;
+      const Entry& se = *FindIn(slice_entries_, EncodeTensorNameSlice(e.name, s));
+      const core::ByteView bytes = RawBytes(se, verify);
+      std::vector<int64_t> src_origin, dst_origin;
+      for (int i = 0; i < e.shape.rank(); ++i) {
+        src_origin.push_back(overlap->start(i) - s.start(i));
+        dst_origin.push_back(overlap->start(i) - region.start(i));
+      }
+      const std::vector<int64_t> extent = overlap->SliceShape(e.shape).dims();
+      MarkCovered(e, s, out_shape, dst_origin, extent, &covered);
+      CopyRegion(bytes.data(), se.shape, src_origin, out, out_shape, dst_origin, extent, elem);
+    }
+    if (std::find(covered.begin(), covered.end(), 0) != covered.end()) {
+      throw FormatError(EntryContext(e), "does not have sufficient slices for partitioned tensor: the slices " +
+                                             SliceList(e) + " do not cover " + region.DebugString());
+    }
+  }
+
+  // Sets the cells of the region [origin, origin + extent) of `covered`; a cell
+  // that is already set means two stored slices overlap.
+  void MarkCovered(const Entry& e, const TensorSlice& s, const TensorShape& out_shape,
+                   const std::vector<int64_t>& origin, const std::vector<int64_t>& extent,
+                   std::vector<uint8_t>* covered) const {
+    const int rank = out_shape.rank();
+    std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
+    while (true) {
+      int64_t linear = 0;
+      for (int i = 0; i < rank; ++i) linear = linear * out_shape.dim(i) + origin[i] + idx[i];
+      uint8_t& cell = (*covered)[static_cast<size_t>(linear)];
+      if (cell) {
+        throw FormatError(EntryContext(e), "overlapping slices: " + s.DebugString() + " overlaps another slice of " +
+                                               SliceList(e));
+      }
+      cell = 1;
+      int i = rank - 1;
+      for (; i >= 0; --i) {
+        if (++idx[i] < extent[i]) break;
+        idx[i] = 0;
+      }
+      if (i < 0) return;
+    }
+  }
+
+  static std::vector<int64_t> Starts(const TensorSlice& s) {
+    std::vector<int64_t> v;
+    for (int i = 0; i < s.rank(); ++i) v.push_back(s.start(i));
+    return v;
+  }
+
+  static std::string SliceList(const Entry& e) {
+    std::string s;
+    for (const TensorSlice& x : e.slices) s += (s.empty() ? "" : " ") + x.DebugString();
+    return "[" + s + "]";
+  }
+
+  // ---- Conversions for ReadAs ----
+
+  template <class U>
+  struct Tag {
+    using type = U;
+  };
+
+  // Calls fn(Tag<C++ type>) for numeric dtypes; returns false for others.
+  template <class Fn>
+  static bool VisitNumeric(DataType t, Fn&& fn) {
+    switch (t) {
+      case DataType::kFloat: return fn(Tag<float>{});
+      case DataType::kDouble: return fn(Tag<double>{});
+      case DataType::kInt32: case DataType::kQint32: return fn(Tag<int32_t>{});
+      case DataType::kUint8: case DataType::kQuint8: return fn(Tag<uint8_t>{});
+      case DataType::kInt16: case DataType::kQint16: return fn(Tag<int16_t>{});
+      case DataType::kInt8: case DataType::kQint8: return fn(Tag<int8_t>{});
+      case DataType::kInt64: return fn(Tag<int64_t>{});
+      case DataType::kBool: return fn(Tag<bool>{});
+      case DataType::kUint16: case DataType::kQuint16: return fn(Tag<uint16_t>{});
+      case DataType::kUint32: return fn(Tag<uint32_t>{});
+      case DataType::kUint64: return fn(Tag<uint64_t>{});
+      case DataType::kHalf: return fn(Tag<Eigen::half>{});
+      case DataType::kBfloat16: return fn(Tag<Eigen::bfloat16>{});
+      case DataType::kComplex64: return fn(Tag<std::complex<float>>{});
+      case DataType::kComplex128: return fn(Tag<std::complex<double>>{});
+      default: return false;
+    }
+  }
+
+  template <class Src, class Dst>
+  static constexpr bool ConvertibleViaFloat() {
+    return (std::is_same_v<Src, Eigen::half> || std::is_same_v<Src, Eigen::bfloat16>) &&
+           (std::is_arithmetic_v<Dst> || std::is_same_v<Dst, Eigen::half> || std::is_same_v<Dst, Eigen::bfloat16>);
+  }
+
+  template <class Src, class Dst>
+  static Dst Convert(const Src& v) {
+    if constexpr (ConvertibleViaFloat<Src, Dst>()) {
+      return static_cast<Dst>(static_cast<float>(v));
+    } else {
+      return static_cast<Dst>(v);
+    }
+  }
+
+  std::string prefix_;
+  Fs fs_;
+  Format format_;
+  int num_shards_ = 1;
+  Endianness endianness_ = Endianness::kLittle;
+  proto::VersionDef version_;
+  std::vector<Entry> entries_;        // listed, sorted by name
+  std::vector<Entry> slice_entries_;  // hidden slice entries, sorted by key
+  std::vector<std::string> warnings_;
+  std::unique_ptr<std::string> owned_data_;           // V1: the single in-memory shard
+  std::unique_ptr<Shards> shards_;                    // lazily mapped data files
+  std::unique_ptr<std::atomic<uint8_t>[]> verified_;  // per entry: crc checked
+};
+
+}  // namespace warmstart::bundle
