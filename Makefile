@@ -15,9 +15,9 @@ JOBS ?= 2
 
 PACKAGES := build-essential cmake libeigen3-dev nlohmann-json3-dev catch2 libcli11-dev libsnappy-dev
 
-# The demo checkpoint: $DEMO_CKPT, else the small TF1 Saver checkpoint in ../shared/realdata.
-DEMO_DEFAULT_CKPT := $(abspath $(ROOT)/../shared/realdata/checkpoints/tf1-saver-adam/model.ckpt)
-DEMO_CKPT ?= $(if $(wildcard $(DEMO_DEFAULT_CKPT).index),$(DEMO_DEFAULT_CKPT),)
+# The demo checkpoint: $DEMO_CKPT (any path `warmstart inspect` accepts), else one that
+# examples/demo/make_demo_checkpoint writes to build/release/demo/.
+DEMO_CKPT ?=
 
 .PHONY: all deps test demo asan bench clean
 
@@ -46,12 +46,16 @@ test: deps
 demo: deps
 	@if [ ! -f "$(ROOT)/examples/cli/warmstart_cli.cpp" ]; then \
 	  echo "demo: the CLI (examples/cli/warmstart_cli.cpp) is not written yet" >&2; exit 1; fi
-	@if [ -z "$(DEMO_CKPT)" ]; then \
-	  echo "demo: needs a checkpoint: run 'DEMO_CKPT=/path/to/model.ckpt make demo'" >&2; \
-	  echo "      (a checkpoint prefix; the default, $(DEMO_DEFAULT_CKPT), is used when it exists)" >&2; \
-	  exit 1; fi
-	cd "$(ROOT)" && cmake --preset release && cmake --build --preset release -j$(JOBS) --target warmstart_cli
-	"$(ROOT)/build/release/warmstart" inspect "$(DEMO_CKPT)"
+	cd "$(ROOT)" && cmake --preset release && cmake --build --preset release -j$(JOBS) --target warmstart_cli make_demo_checkpoint
+	@ckpt="$(DEMO_CKPT)"; \
+	if [ -z "$$ckpt" ]; then \
+	  ckpt="$(ROOT)/build/release/demo/model.ckpt"; \
+	  "$(ROOT)/build/release/make_demo_checkpoint" "$$ckpt"; \
+	fi; \
+	echo; echo "== warmstart inspect $$ckpt"; \
+	"$(ROOT)/build/release/warmstart" inspect "$$ckpt"; \
+	echo; echo "== warmstart inspect --verify $$ckpt"; \
+	"$(ROOT)/build/release/warmstart" inspect --verify "$$ckpt"
 
 asan: deps
 	cd "$(ROOT)" && cmake --preset asan && cmake --build --preset asan -j$(JOBS) && ctest --preset asan

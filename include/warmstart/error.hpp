@@ -11,7 +11,7 @@
 //
 // Messages are built in one place (Context::Format) so that every error reads
 //   "<file>: key '<key>': offset <n>: <what>"
-// with the parts that are unknown left out.
+// with the parts that are unknown left out; text inputs read "<file>:<line>:<column>: <what>".
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,8 @@ struct ErrorContext {
   std::string file;
   std::optional<std::string> key;
   std::optional<uint64_t> offset;
+  std::optional<int> line;  // text inputs: 1-based line and column
+  std::optional<int> column;
 
   ErrorContext() = default;
   explicit ErrorContext(std::string f) : file(std::move(f)) {}
@@ -41,6 +43,12 @@ struct ErrorContext {
   ErrorContext WithOffset(uint64_t off) const {
     ErrorContext c = *this;
     c.offset = off;
+    return c;
+  }
+  ErrorContext WithLineColumn(int l, int col) const {
+    ErrorContext c = *this;
+    c.line = l;
+    c.column = col;
     return c;
   }
 };
@@ -73,7 +81,13 @@ inline std::string Hex32(uint32_t v) {
 
 inline std::string FormatMessage(const ErrorContext& ctx, const std::string& what) {
   std::ostringstream os;
-  if (!ctx.file.empty()) os << ctx.file << ": ";
+  if (ctx.line) {
+    // Text inputs: the compiler-style "file:line:column: " prefix.
+    if (!ctx.file.empty()) os << ctx.file << ":";
+    os << *ctx.line << ":" << ctx.column.value_or(0) << ": ";
+  } else if (!ctx.file.empty()) {
+    os << ctx.file << ": ";
+  }
   if (ctx.key) os << "key '" << PrintableKey(*ctx.key) << "': ";
   if (ctx.offset) os << "offset " << *ctx.offset << ": ";
   os << what;

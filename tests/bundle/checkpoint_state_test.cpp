@@ -307,13 +307,15 @@ TEST_CASE("checkpoint state: errors name file:line:column and what was expected"
     const std::string message = ParseError(deep);
     CHECK(message == "checkpoint:1:303: messages nested more than 100 deep");
   }
-  SECTION("the error carries no file context of its own") {
+  SECTION("the error carries file, line and column in its context") {
     try {
       ParseCheckpointState("model_checkpoint_path: 5", "checkpoint");
       FAIL("no error");
     } catch (const warmstart::FormatError& e) {
-      CHECK(e.context().file.empty());
-      CHECK(e.reason() == e.what());
+      CHECK(e.context().file == "checkpoint");
+      CHECK(e.context().line == 1);
+      CHECK(e.context().column == 24);
+      CHECK(e.reason() == "expected a string for field 'model_checkpoint_path', found '5'");
     }
   }
 }

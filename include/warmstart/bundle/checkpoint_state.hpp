@@ -312,23 +312,26 @@ class StateTokenizer {
     return true;
   }
 
+  // Throws FormatError "<file>:<line>:<column>: <what>" (1-based).
   [[noreturn]] void FailAt(size_t offset, const std::string& what) const {
-    throw FormatError(ErrorContext(), Where(offset) + what);
+    const auto [line, column] = Position(offset);
+    throw FormatError(ErrorContext(file_).WithLineColumn(line, column), what);
   }
   // "<line>:<column>", 1-based.
   std::string LineColumn(size_t offset) const {
-    size_t line = 1, line_start = 0;
+    const auto [line, column] = Position(offset);
+    return std::to_string(line) + ":" + std::to_string(column);
+  }
+  std::pair<int, int> Position(size_t offset) const {
+    int line = 1;
+    size_t line_start = 0;
     for (size_t i = 0; i < offset && i < text_.size(); ++i) {
       if (text_[i] == '\n') {
         ++line;
         line_start = i + 1;
       }
     }
-    return std::to_string(line) + ":" + std::to_string(offset - line_start + 1);
-  }
-  // "<file>:<line>:<column>: "
-  std::string Where(size_t offset) const {
-    return (file_.empty() ? "" : file_ + ":") + LineColumn(offset) + ": ";
+    return {line, static_cast<int>(offset - line_start + 1)};
   }
 
  private:
