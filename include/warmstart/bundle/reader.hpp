@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -212,14 +213,15 @@ class BundleReader {
   }
 
   // The whole tensor converted to T: any real numeric dtype (incl. half,
-  // bfloat16, bool) to an arithmetic T; complex to complex.
+  // bfloat16, bool) to a real T (arithmetic, Eigen::half, Eigen::bfloat16) with
+  // static_cast semantics; complex to complex.
   template <class T>
   std::vector<T> ReadAs(std::string_view name, Verify verify = Verify::kYes) const {
     const Entry& e = Get(name);
     std::vector<T> out;
     const bool done = VisitNumeric(e.dtype, [&](auto tag) {
       using Src = typename decltype(tag)::type;
-      if constexpr (std::is_convertible_v<Src, T> || ConvertibleViaFloat<Src, T>()) {
+      if constexpr (Convertible<Src, T>()) {
         const std::vector<Src> src = ReadRegion<Src>(e, TensorSlice::Full(e.shape.rank()), verify);
         out.reserve(src.size());
         for (const Src& v : src) out.push_back(Convert<Src, T>(v));
@@ -513,11 +515,19 @@ class BundleReader {
     return shard.Sub(static_cast<size_t>(e.offset), static_cast<size_t>(e.size));
   }
 
+  // The position of `e` in entries_ ++ slice_entries_. An Entry the caller copied is
+  // found again by name, so its verification flag is the shared one.
   size_t EntryIndex(const Entry& e) const {
-    if (!entries_.empty() && &e >= entries_.data() && &e < entries_.data() + entries_.size()) {
-      return static_cast<size_t>(&e - entries_.data());
+    const auto within = [&](const std::vector<Entry>& v) {
+      return !v.empty() && std::less_equal<const Entry*>()(v.data(), &e) && std::less<const Entry*>()(&e, v.data() + v.size());
+    };
+    if (within(entries_)) return static_cast<size_t>(&e - entries_.data());
+    if (within(slice_entries_)) return entries_.size() + static_cast<size_t>(&e - slice_entries_.data());
+    if (const Entry* found = FindIn(entries_, e.name)) return static_cast<size_t>(found - entries_.data());
+    if (const Entry* found = FindIn(slice_entries_, e.name)) {
+      return entries_.size() + static_cast<size_t>(found - slice_entries_.data());
     }
-    return entries_.size() + static_cast<size_t>(&e - slice_entries_.data());
+    throw ArgumentError(EntryContext(e), "entry does not belong to this checkpoint");
   }
 
   void VerifyEntry(const Entry& e, core::ByteView bytes) const {
@@ -547,6 +557,7 @@ class BundleReader {
   template <class T>
   std::vector<T> ReadRegion(const Entry& e, const TensorSlice& region, Verify verify) const {
     RequireType<T>(e);
+    CheckPayloadsCover(e, region);  // before allocating: the sizes come from the file
     const TensorShape out_shape = region.SliceShape(e.shape);
     const size_t n = static_cast<size_t>(out_shape.num_elements());
     const size_t elem = static_cast<size_t>(DataTypeSize(e.dtype));
@@ -561,6 +572,31 @@ class BundleReader {
       CopyRegionOf(e, region, reinterpret_cast<uint8_t*>(out.data()), verify);
       if (big()) SwapBytes(reinterpret_cast<uint8_t*>(out.data()), n * elem, SwapUnit(e.dtype));
       return out;
+    }
+  }
+
+  // Checks that the payloads holding `region` lie inside their data files and add up
+  // to the region, so that a hostile shape cannot make us allocate more than the files hold.
+  void CheckPayloadsCover(const Entry& e, const TensorSlice& region) const {
+    if (!e.partitioned()) {
+      Payload(e);
+      return;
+    }
+    int64_t total = 0;
+    for (const TensorSlice& s : e.slices) {
+      const std::optional<TensorSlice> overlap = s.Intersect(region, e.shape);
+      if (!overlap) continue;
+      Payload(*FindIn(slice_entries_, EncodeTensorNameSlice(e.name, s)));
+      total += overlap->SliceShape(e.shape).num_elements();
+    }
+    const int64_t needed = region.SliceShape(e.shape).num_elements();
+    if (total < needed) {
+      throw FormatError(EntryContext(e), "does not have sufficient slices for partitioned tensor: the slices " +
+                                             SliceList(e) + " do not cover " + region.DebugString());
+    }
+    if (total > needed) {
+      throw FormatError(EntryContext(e), "overlapping slices: the slices " + SliceList(e) + " overlap within " +
+                                             region.DebugString());
     }
   }
 
@@ -664,16 +700,29 @@ class BundleReader {
     }
   }
 
+  template <class U>
+  static constexpr bool IsReal() {
+    return std::is_arithmetic_v<U> || std::is_same_v<U, Eigen::half> || std::is_same_v<U, Eigen::bfloat16>;
+  }
+  template <class U>
+  static constexpr bool IsComplex() {
+    return std::is_same_v<U, std::complex<float>> || std::is_same_v<U, std::complex<double>>;
+  }
   template <class Src, class Dst>
-  static constexpr bool ConvertibleViaFloat() {
-    return (std::is_same_v<Src, Eigen::half> || std::is_same_v<Src, Eigen::bfloat16>) &&
-           (std::is_arithmetic_v<Dst> || std::is_same_v<Dst, Eigen::half> || std::is_same_v<Dst, Eigen::bfloat16>);
+  static constexpr bool Convertible() {
+    return (IsReal<Src>() && IsReal<Dst>()) || (IsComplex<Src>() && IsComplex<Dst>());
   }
 
+  // static_cast semantics; half and bfloat16 go through float.
   template <class Src, class Dst>
   static Dst Convert(const Src& v) {
-    if constexpr (ConvertibleViaFloat<Src, Dst>()) {
+    if constexpr (IsComplex<Src>()) {
+      using D = typename Dst::value_type;
+      return Dst(static_cast<D>(v.real()), static_cast<D>(v.imag()));
+    } else if constexpr (std::is_same_v<Src, Eigen::half> || std::is_same_v<Src, Eigen::bfloat16>) {
       return static_cast<Dst>(static_cast<float>(v));
+    } else if constexpr (std::is_same_v<Dst, Eigen::half> || std::is_same_v<Dst, Eigen::bfloat16>) {
+      return Dst(static_cast<float>(v));
     } else {
       return static_cast<Dst>(v);
     }
