@@ -11,8 +11,8 @@
 //                    already in memory; first touch of the mapped files).
 //
 // Usage (from the repository root):
-//   bench_read [--verify-mib N] [--entries N,N,...] [--runs N] [--dir DIR] [--keep]
-//              [--only open|verify]
+//   bench_read [--verify-mib N] [--entries N,N,...] [--runs N] [--verify-runs N]
+//              [--dir DIR] [--keep] [--only open|verify]
 // Environment: WARMSTART_BENCH_VERIFY_MIB (default 1024), WARMSTART_BENCH_ENTRIES
 // (default 10000,100000,1000000). Scratch files go to bench-data/read_bench/ and are
 // removed at the end unless --keep. Exit status is 0 whatever the results.
@@ -25,17 +25,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +95,7 @@ Options ParseOptions(int argc, char** argv) {
     if (a == "--verify-mib") o.verify_mib = std::stoull(next());
     else if (a == "--entries") o.entry_counts = ParseCounts(next());
     else if (a == "--runs") o.runs = std::max(1, std::stoi(next()));
+    else if (a == "--verify-runs") o.verify_runs = std::max(1, std::stoi(next()));
     else if (a == "--dir") o.dir = next();
     else if (a == "--keep") o.keep = true;
     else if (a == "--only") {
@@ -135,6 +132,20 @@ const char* PassFail(bool pass) { return pass ? "PASS" : "FAIL"; }
 
 // A value the optimiser must compute.
 volatile uint64_t g_sink = 0;
+
+// Other work on the machine skews every number here; say how busy it was.
+std::string LoadLine() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  char line[96];
+  std::snprintf(line, sizeof(line), "load average %.2f on %ld CPUs%s", load, cpus,
+                load >= 0.5 * static_cast<double>(cpus) ? " (busy machine: timings are noisy)" : "");
+  return line;
+}
 
 // ---- Layout writer ----------------------------------------------------------------
 
@@ -202,8 +213,11 @@ void WriteBundle(const std::string& prefix, int num_shards, const std::vector<Te
     const std::string value = proto::EncodeBundleEntry(e);
     table.Add(t.name, warmstart::core::ByteView(value.data(), value.size()));
   }
+  // Flushed to disk now, so that background writeback does not run during the timings.
   for (std::FILE* f : files) {
-    if (std::fclose(f) != 0) throw std::runtime_error("cannot close a data file of " + prefix);
+    if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0 || std::fclose(f) != 0) {
+      throw std::runtime_error("cannot flush a data file of " + prefix);
+    }
   }
   const std::string index = table.Finish();
   std::FILE* f = std::fopen(warmstart::bundle::MetaFilename(prefix).c_str(), "wb");
@@ -390,7 +404,7 @@ double TimeTouchPages(const std::vector<std::string>& files) {
 }
 
 struct VerifyTimes {
-  std::vector<double> cat, verify, read, touch;
+  std::vector<double> cat, verify, read, touch, spawn;
 };
 
 void PrintVerify(const std::string& label, uint64_t bytes, const VerifyTimes& t) {
@@ -398,13 +412,14 @@ void PrintVerify(const std::string& label, uint64_t bytes, const VerifyTimes& t)
   const double verify = GBps(bytes, Summarize(t.verify).best);
   const double read = GBps(bytes, Summarize(t.read).best);
   const double touch = GBps(bytes, Summarize(t.touch).best);
+  const double spawn = Summarize(t.spawn).best;
   const double ratio = verify / cat;
   std::printf("verify %.2f GiB %s: %.2f GB/s; cat: %.2f GB/s; ratio %.2f (goal >= %.2f: %s)\n",
               static_cast<double>(bytes) / (1024.0 * kMiB), label.c_str(), verify, cat, ratio, kVerifyGoalRatio,
               PassFail(ratio >= kVerifyGoalRatio));
-  std::printf("  read<float> all: %.2f GB/s (%.2f x cat); mmap page touch only: %.2f GB/s; best of %zu, "
-              "times best/median ms: cat %.1f/%.1f verify %.1f/%.1f read %.1f/%.1f\n",
-              read, read / cat, touch, t.cat.size(), Summarize(t.cat).best, Summarize(t.cat).median,
+  std::printf("  read<float> all: %.2f GB/s (%.2f x cat); mmap page touch only: %.2f GB/s; cat of an empty "
+              "file: %.1f ms\n  best of %zu; ms best/median: cat %.1f/%.1f, verify %.1f/%.1f, read %.1f/%.1f\n",
+              read, read / cat, touch, spawn, t.cat.size(), Summarize(t.cat).best, Summarize(t.cat).median,
               Summarize(t.verify).best, Summarize(t.verify).median, Summarize(t.read).best,
               Summarize(t.read).median);
 }
@@ -424,6 +439,7 @@ void BenchVerify(const Options& o, int num_shards) {
     t.verify.push_back(TimeVerify(prefix, specs.size()));
     t.read.push_back(TimeReadAll(prefix));
     t.touch.push_back(TimeTouchPages(files));
+    t.spawn.push_back(TimeCat({"/dev/null"}));
   }
   PrintVerify("(" + std::to_string(specs.size()) + " tensors, " + std::to_string(num_shards) +
                   (num_shards == 1 ? " shard)" : " shards)"),
@@ -438,8 +454,8 @@ int main(int argc, char** argv) {
   try {
     const Options o = ParseOptions(argc, argv);
     fs::create_directories(o.dir);
-    std::printf("bench_read: scratch dir %s, crc32c %s\n", o.dir.c_str(),
-                warmstart::core::crc32c::HardwareAccelerated() ? "hardware" : "portable");
+    std::printf("bench_read: scratch dir %s, crc32c %s, %s\n", o.dir.c_str(),
+                warmstart::core::crc32c::HardwareAccelerated() ? "hardware" : "portable", LoadLine().c_str());
     if (o.run_open) {
       for (size_t n : o.entry_counts) BenchOpenList(o, n);
     }

@@ -7,6 +7,10 @@
 //   c = crc over each length as uint32 (uint64 if > 0xffffffff) in producer byte order;
 //   L = mask(c) in producer byte order; c is then extended over L's 4 stored bytes
 //   and over all element bytes; entry crc32c = mask(c).
+// DT_VARIANT (WriteVariantTensor / ReadVariantTensor), per element, row-major:
+//   varint64 len || bytes[len] (a serialized VariantTensorDataProto) || fixed32 K
+//   c is extended over len as an 8-byte integer (producer byte order), then over the
+//   bytes; K = mask(c); then c is extended over K's 4 stored bytes. crc32c = mask(c).
 // Encode/Decode of strings sit side by side; byte swapping and sub-block copies
 // serve every fixed-size dtype.
 #pragma once
@@ -56,6 +60,10 @@ inline StringTensor DecodeStringTensor(ByteView payload, int64_t num_elements, b
                                        const ErrorContext& ctx, uint64_t base) {
   StringTensor out;
   core::Cursor in(payload, ctx, base);
+  if (payload.empty() && num_elements == 0) {  // TF's reader: nothing to read, crc of nothing
+    out.masked_crc32c = core::crc32c::Mask(0);
+    return out;
+  }
   if (num_elements < 0 || static_cast<uint64_t>(num_elements) > payload.size()) {
     in.Fail("string tensor of " + std::to_string(num_elements) + " elements cannot fit in " +
             std::to_string(payload.size()) + " bytes");
@@ -98,6 +106,36 @@ inline uint32_t EncodeStringTensor(const std::vector<std::string_view>& elements
   for (std::string_view s : elements) {
     out->append(s.data(), s.size());
     crc = core::crc32c::Extend(crc, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+  return core::crc32c::Mask(crc);
+}
+
+// Checks every element checksum of a DT_VARIANT payload; returns the entry's masked crc.
+// The elements themselves are opaque to warmstart.
+inline uint32_t VariantTensorChecksum(ByteView payload, int64_t num_elements, bool big_endian,
+                                      const ErrorContext& ctx, uint64_t base) {
+  core::Cursor in(payload, ctx, base);
+  if (num_elements < 0 || static_cast<uint64_t>(num_elements) > payload.size()) {
+    in.Fail("variant tensor of " + std::to_string(num_elements) + " elements cannot fit in " +
+            std::to_string(payload.size()) + " bytes");
+  }
+  uint32_t crc = 0;
+  for (int64_t i = 0; i < num_elements; ++i) {
+    const uint64_t len = in.ReadVarint64("variant element length");
+    uint8_t b[8];
+    for (int k = 0; k < 8; ++k) b[k] = static_cast<uint8_t>(len >> (8 * (big_endian ? 7 - k : k)));
+    crc = core::crc32c::Extend(crc, b, 8);
+    const ByteView bytes = in.ReadBytes(len, "variant element");
+    crc = core::crc32c::Extend(crc, bytes.data(), bytes.size());
+    const size_t k_pos = in.position();
+    const ByteView stored_k = in.ReadBytes(4, "variant element checksum");
+    const uint32_t k = detail::LoadU32(stored_k.data(), big_endian);
+    if (core::crc32c::Unmask(k) != crc) {
+      in.FailAt(k_pos, "variant element " + std::to_string(i) + " checksum mismatch (stored 0x" +
+                           warmstart::detail::Hex32(k) + ", computed 0x" +
+                           warmstart::detail::Hex32(core::crc32c::Mask(crc)) + ")");
+    }
+    crc = core::crc32c::Extend(crc, stored_k.data(), 4);
   }
   return core::crc32c::Mask(crc);
 }

@@ -102,7 +102,7 @@ BundleReader<Fs> OpenV1(const std::string& path, Fs fs = Fs()) {
   const uint64_t budget = std::max<uint64_t>(256ull << 20, 64 * table.file().bytes().size());
   std::map<std::string, detail::V1Tensor> tensors;
   std::vector<Entry> entries;
-  std::map<std::string, size_t> slices_seen;  // tensor name -> data entries found
+  std::map<std::string, size_t> slices_seen;  // tensor name -> data entries found (each a listed slice)
   std::string data;
   bool first = true;
   table.ForEach([&](const std::string& key, core::ByteView value, uint64_t offset) {
@@ -120,8 +120,10 @@ BundleReader<Fs> OpenV1(const std::string& path, Fs fs = Fs()) {
     const proto::SavedTensorSlices sts = proto::DecodeSavedTensorSlices(value, ctx.WithKey(name), offset);
     if (!sts.data) throw FormatError(ctx.WithKey(name).WithOffset(offset), "V1 data entry holds no SavedSlice");
     const detail::V1Tensor& t = it->second;
-    const std::string why = slice.ValidateFor(t.shape);
-    if (!why.empty()) throw FormatError(ctx.WithKey(name).WithOffset(offset), why);
+    if (std::find(t.slices.begin(), t.slices.end(), slice) == t.slices.end()) {
+      throw FormatError(ctx.WithKey(name).WithOffset(offset),
+                        "V1 data for slice " + slice.DebugString() + ", which the meta does not list for this tensor");
+    }
     Entry e = detail::ConvertV1Slice(name, t, slice, sts.data->data, offset, ctx, budget - std::min(budget, data.size()), &data);
     const bool plain = t.slices.size() == 1 && t.slices[0].IsFullFor(t.shape) && slice.IsFullFor(t.shape);
     e.name = plain ? name : key;
@@ -130,10 +132,12 @@ BundleReader<Fs> OpenV1(const std::string& path, Fs fs = Fs()) {
   });
   if (first) throw FormatError(ctx, "not a V1 checkpoint: the table is empty");
   for (const auto& [name, t] : tensors) {
-    const bool plain = t.slices.size() == 1 && t.slices[0].IsFullFor(t.shape);
-    if (plain && slices_seen[name] != 1) {
-      throw FormatError(ctx.WithKey(name).WithOffset(t.meta_offset), "V1 tensor listed in the meta has no data entry");
+    if (slices_seen[name] != t.slices.size()) {  // data keys are unique and each is a listed slice
+      throw FormatError(ctx.WithKey(name).WithOffset(t.meta_offset),
+                        "V1 tensor has data for " + std::to_string(slices_seen[name]) + " of the " +
+                            std::to_string(t.slices.size()) + " slices its meta lists");
     }
+    const bool plain = t.slices.size() == 1 && t.slices[0].IsFullFor(t.shape);
     if (plain) continue;
     Entry full;
     full.name = name;

@@ -37,8 +37,9 @@ class Block {
   const std::vector<uint32_t>& restarts() const { return restarts_; }
   const ErrorContext& context() const { return ctx_; }
 
-  // Calls fn(const std::string& key, ByteView value, uint64_t entry_offset) for every
-  // entry in order. Checks `shared` against the previous key and that restart
+  // Calls fn(const std::string& key, ByteView value, uint64_t value_offset) for every
+  // entry in order; value_offset is where the value's bytes start (absolute in the
+  // file for raw blocks, within the decompressed block for Snappy blocks). Checks `shared` against the previous key and that restart
   // points are entries with shared = 0.
   template <class Fn>
   void ForEach(Fn&& fn) const {
@@ -66,7 +67,7 @@ class Block {
       const ByteView value = in.ReadBytes(value_length, "block entry value");
       key.resize(shared);
       key.append(reinterpret_cast<const char*>(delta.data()), delta.size());
-      fn(static_cast<const std::string&>(key), value, base_ + entry_pos);
+      fn(static_cast<const std::string&>(key), value, base_ + in.position() - value.size());
     }
     if (next_restart != restarts_.size() && entries_end_ != 0) {
       in.FailAt(entries_end_, "bad entry in block: restart offset " + std::to_string(restarts_[next_restart]) +

@@ -42,8 +42,8 @@ class Table {
   const std::vector<IndexEntry>& index() const { return index_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
-  // Calls fn(const std::string& key, ByteView value, uint64_t offset) for every entry
-  // in key order, reading (and verifying) each data block once.
+  // Calls fn(const std::string& key, ByteView value, uint64_t value_offset) for every
+  // entry in key order, reading (and verifying) each data block once.
   template <class Fn>
   void ForEach(Fn&& fn) {
     std::string previous;
