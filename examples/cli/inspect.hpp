@@ -381,27 +381,13 @@ inline void PrintStats(const Checkpoint& c, const std::vector<const Entry*>& ent
 
 // ---- Object graph ----
 
-// Decodes `_CHECKPOINTABLE_OBJECT_GRAPH` with error offsets into the data file.
-inline bundle::ObjectGraph ReadObjectGraph(const Checkpoint& c, const Entry& e) {
-  const core::ByteView payload = c.RawBytes(e);  // crc verified
-  const ErrorContext at = ErrorContext(c.data_path(e.shard_id)).WithKey(e.name);
-  const bundle::StringTensor s = bundle::DecodeStringTensor(
-      payload, e.shape.num_elements(), c.endianness() == bundle::Endianness::kBig, at, static_cast<uint64_t>(e.offset));
-  if (s.elements.size() != 1) {
-    throw FormatError(at, "the object graph should be a scalar string, found " + bundle::DataTypeName(e.dtype) + " " +
-                              e.shape.DebugString());
-  }
-  const uint64_t offset = static_cast<uint64_t>(e.offset) + static_cast<uint64_t>(s.elements[0].data() - payload.data());
-  return bundle::ObjectGraph::Decode(s.elements[0], at.WithOffset(offset));
-}
-
 inline void PrintObjectGraph(const Checkpoint& c, std::ostream& out, std::ostream& err) {
-  const Entry* e = c.Find(bundle::kObjectGraphKey);
-  if (e == nullptr) {
+  const std::optional<bundle::ObjectGraph> graph = bundle::ReadObjectGraph(c);
+  if (!graph) {
     err << "no object graph (a TF1 name-based checkpoint)\n";
     return;
   }
-  out << ReadObjectGraph(c, *e).Describe();
+  out << graph->Describe();
 }
 
 // ---- Verification ----

@@ -1,6 +1,7 @@
 // TF2 object graph: proto round trips, object paths (escaping, breadth-first, slots),
 // reference checks with offsets, and the graph of a real Keras checkpoint.
 #include "warmstart/bundle/object_graph.hpp"
+#include "warmstart/bundle/checkpoint.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -370,4 +371,22 @@ TEST_CASE("ObjectGraph of a real Keras save_weights checkpoint", "[bundle][objec
                         ": TrackableObjectGraph: node 0 child 'layer-0' refers to node 127, "
                         "but the graph has 22 nodes");
   CHECK_THROWS_AS(ObjectGraph::Decode(ByteView(data).Sub(header, len - 1), key_ctx.WithOffset(header)), FormatError);
+}
+
+TEST_CASE("ReadObjectGraph: from a real TF2 checkpoint, none from a TF1 one", "[bundle][object_graph][realdata]") {
+  std::filesystem::path tf2, tf1;
+  if (!warmstart::test::RequireRealData("checkpoints/tf2-keras-save-weights-2shards", &tf2)) return;
+  if (!warmstart::test::RequireRealData("checkpoints/tf1-saver-adam", &tf1)) return;
+  const auto keras = warmstart::bundle::Checkpoint::Open((tf2 / "model.ckpt").string());
+  const std::optional<warmstart::bundle::ObjectGraph> graph = warmstart::bundle::ReadObjectGraph(keras);
+  REQUIRE(graph);
+  // Every listed tensor but the graph itself is an attribute of some node.
+  CHECK(graph->variables().size() == keras.entries().size() - 1);
+  for (const auto& e : keras.entries()) {
+    if (e.name == warmstart::bundle::kObjectGraphKey) continue;
+    INFO(e.name);
+    CHECK(graph->FindByKey(e.name) != nullptr);
+  }
+  const auto saver = warmstart::bundle::Checkpoint::Open((tf1 / "model.ckpt").string());
+  CHECK_FALSE(warmstart::bundle::ReadObjectGraph(saver).has_value());
 }

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "warmstart/bundle/reader.hpp"
+#include "warmstart/bundle/tensor_data.hpp"
 #include "warmstart/core/bytes.hpp"
 #include "warmstart/error.hpp"
 #include "warmstart/proto/trackable.hpp"
@@ -341,5 +343,24 @@ class ObjectGraph {
   std::vector<detail::NodePlace> places_;
   std::vector<VariableInfo> variables_;
 };
+
+// Reads and decodes the `_CHECKPOINTABLE_OBJECT_GRAPH` tensor of a TF2 checkpoint
+// (crc verified); nullopt for a TF1 name-based checkpoint, which has none. Decoding
+// errors carry their absolute offset in the data file.
+template <class Fs>
+std::optional<ObjectGraph> ReadObjectGraph(const BundleReader<Fs>& reader) {
+  const Entry* e = reader.Find(kObjectGraphKey);
+  if (e == nullptr) return std::nullopt;
+  const core::ByteView payload = reader.RawBytes(*e);
+  const ErrorContext at = ErrorContext(reader.data_path(e->shard_id)).WithKey(e->name);
+  if (e->dtype != DataType::kString || e->shape.num_elements() != 1) {
+    throw FormatError(at, "the object graph should be a scalar DT_STRING, found " + DataTypeName(e->dtype) + " " +
+                              e->shape.DebugString());
+  }
+  const StringTensor s = DecodeStringTensor(payload, 1, reader.endianness() == Endianness::kBig, at,
+                                            static_cast<uint64_t>(e->offset));
+  const uint64_t offset = static_cast<uint64_t>(e->offset) + static_cast<uint64_t>(s.elements[0].data() - payload.data());
+  return ObjectGraph::Decode(s.elements[0], at.WithOffset(offset));
+}
 
 }  // namespace warmstart::bundle
