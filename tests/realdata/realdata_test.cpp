@@ -493,6 +493,7 @@ struct ResolutionRow {
 const char* const kStateNote = "/checkpoint' names '";
 const char* const kSavedModel = "is a SavedModel; opened its variables bundle";
 const char* const kOnlyBundle = "opened its only bundle";
+const char* const kOnlyV1 = "as a V1 checkpoint";
 
 const std::vector<ResolutionRow> kResolutions = {
     {"savedmodel-rust-regression-tf2", "savedmodel-rust-regression-tf2/variables/variables", kSavedModel, 1},
@@ -523,10 +524,11 @@ const std::vector<ResolutionRow> kResolutions = {
      "tfmodels-official-resnet-refdata-bottleneck-proj-v1/model.ckpt", kOnlyBundle, 1},
     {"tfx-estimator-chicago-taxi-2shards-2019", "tfx-estimator-chicago-taxi-2shards-2019/model.ckpt-10000",
      kStateNote, 1},
-    // V1 folders: no state file and no *.index; a V1 file must be named directly.
-    {"v1-nxt-tensorflow-2016", nullptr, "no 'checkpoint' state file in this directory and no *.index files", 0},
-    {"v1-serving-session-bundle-half-plus-two", nullptr,
-     "no 'checkpoint' state file in this directory and no *.index files", 0},
+    // V1 folders: no state file and no *.index, but exactly one table file (the .meta
+    // beside it is a MetaGraphDef, not a table).
+    {"v1-nxt-tensorflow-2016", "v1-nxt-tensorflow-2016/model.ckpt", kOnlyV1, 1},
+    {"v1-serving-session-bundle-half-plus-two", "v1-serving-session-bundle-half-plus-two/export-00000-of-00001",
+     kOnlyV1, 1},
     {"zoo-tf1-faster_rcnn_inception_v2_coco_2018_01_28", "zoo-tf1-faster_rcnn_inception_v2_coco_2018_01_28/model.ckpt",
      kStateNote, 1},
     {"zoo-tf1-ssd_mobilenet_v1_coco_2018_01_28", "zoo-tf1-ssd_mobilenet_v1_coco_2018_01_28/model.ckpt", kStateNote, 1},
@@ -569,7 +571,7 @@ TEST_CASE("realdata: every checkpoint folder resolves as documented", "[realdata
     }
     const warmstart::bundle::ResolvedCheckpoint r = warmstart::bundle::ResolveCheckpoint(folder);
     CHECK(SamePath(r.prefix, dir / row.prefix));
-    CHECK(r.format == Format::kV2);
+    CHECK(r.format == (std::string(row.note) == kOnlyV1 ? Format::kV1 : Format::kV2));
     REQUIRE(r.notes.size() == row.notes);
     CHECK_THAT(r.notes.back(), Catch::Contains(row.note));
     const bool lenient = std::string(row.note) != kStateNote && std::string(row.note) != kSavedModel;

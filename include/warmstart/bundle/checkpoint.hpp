@@ -11,7 +11,8 @@
 // Where we are more lenient than TensorFlow (documented in docs/format.md):
 //   - a state file path that does not exist, but whose base name does exist in the
 //     directory (a checkpoint directory copied from another machine), is used with a note;
-//   - a directory without a state file but with exactly one bundle is opened with a note;
+//   - a directory without a state file but with exactly one bundle (or, with no bundle,
+//     exactly one V1 checkpoint file) is opened with a note;
 //   - unknown fields in the state file are skipped instead of voiding the file;
 //   - a SavedModel directory opens its variables/variables bundle, and a directory whose
 //     `checkpoint` is itself a directory (the TF2 model zoo layout) is looked into.
@@ -70,6 +71,24 @@ inline std::vector<std::string> BundlesIn(const std::string& dir) {
   return out;
 }
 
+// Regular files in a directory that end with the table magic: V1 checkpoint candidates.
+inline std::vector<std::string> TablesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec) || entry.file_size(ec) < 48) continue;
+    const std::string name = entry.path().filename().string();
+    if (name.find(".tempstate") != std::string::npos) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    in.seekg(-8, std::ios::end);
+    uint8_t magic[8] = {};
+    in.read(reinterpret_cast<char*>(magic), 8);
+    if (in && core::DecodeFixed64(magic) == sstable::kTableMagic) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 inline std::string JoinNames(const std::vector<std::string>& v) {
   std::string s;
   for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -108,6 +127,16 @@ inline ResolvedCheckpoint ResolveDirectory(const std::string& dir) {
       return ResolvedCheckpoint{bundles[0], Format::kV2,
                                 {"no 'checkpoint' state file in '" + dir + "'; opened its only bundle '" +
                                  bundles[0] + "' (TensorFlow would find no checkpoint)"}};
+    }
+    const std::vector<std::string> tables = bundles.empty() ? TablesIn(dir) : std::vector<std::string>{};
+    if (tables.size() == 1) {
+      return ResolvedCheckpoint{tables[0], Format::kV1,
+                                {"no 'checkpoint' state file and no bundle in '" + dir + "'; opened its only table '" +
+                                 tables[0] + "' as a V1 checkpoint (TensorFlow would find no checkpoint)"}};
+    }
+    if (tables.size() > 1) {
+      throw NotFoundError(ErrorContext(dir), "no 'checkpoint' state file and no *.index files; V1 checkpoints here: " +
+                                                 JoinNames(tables) + "; pass one of them");
     }
     throw NotFoundError(ErrorContext(dir), "no 'checkpoint' state file in this directory" +
                                                (bundles.empty() ? std::string(" and no *.index files")

@@ -66,7 +66,8 @@ struct Entry {
   int64_t size = 0;
   uint32_t masked_crc32c = 0;
   std::vector<TensorSlice> slices;  // non-empty: partitioned, data in slice entries
-  uint64_t index_offset = 0;        // where the entry's value starts in the .index file
+  uint64_t index_offset = 0;        // where the entry's value starts in the .index file (within the
+                                    // decompressed block when the index block is Snappy-compressed)
 
   bool partitioned() const { return !slices.empty(); }
 };
@@ -331,7 +332,13 @@ class BundleReader {
       throw FormatError(ctx.WithKey(key).WithOffset(offset),
                         "first index entry is not the header (key \"\"): not a V2 bundle index");
     }
-    const proto::BundleHeader h = proto::DecodeBundleHeader(value, ctx, offset);
+    proto::BundleHeader h;
+    try {
+      h = proto::DecodeBundleHeader(value, ctx, offset);
+    } catch (const FormatError& e) {
+      throw FormatError(e.context(), e.reason() + " (not a V2 bundle header; a V1 checkpoint is opened by its own "
+                                                  "file name, without .index)");
+    }
     const ErrorContext at = ctx.WithOffset(offset);
     if (h.num_shards < 1) throw FormatError(at, "header has num_shards " + std::to_string(h.num_shards) + ", need >= 1");
     if (h.endianness != 0 && h.endianness != 1) {

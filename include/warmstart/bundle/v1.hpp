@@ -34,7 +34,13 @@ struct V1Tensor {
 };
 
 inline std::map<std::string, V1Tensor> ReadV1Meta(core::ByteView value, uint64_t offset, const ErrorContext& ctx) {
-  const proto::SavedTensorSlices sts = proto::DecodeSavedTensorSlices(value, ctx, offset);
+  proto::SavedTensorSlices sts;
+  try {
+    sts = proto::DecodeSavedTensorSlices(value, ctx, offset);
+  } catch (const FormatError& e) {
+    throw FormatError(e.context(), e.reason() + " (not a V1 checkpoint; a V2 bundle is opened by its prefix or "
+                                                ".index file)");
+  }
   if (!sts.meta) {
     throw FormatError(ctx.WithKey("").WithOffset(offset),
                       "not a V1 checkpoint: the first entry holds no SavedTensorSliceMeta");
