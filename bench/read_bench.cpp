@@ -11,7 +11,7 @@
 //                    already in memory; first touch of the mapped files).
 //
 // Usage (from the repository root):
-//   bench_read [--verify-mib N] [--entries N,N,...] [--runs N] [--verify-runs N]
+//   bench_read [--verify-mib N] [--entries N,N,...] [--runs N] [--verify-runs N] [--verify-threads N]
 //              [--dir DIR] [--keep] [--only open|verify]
 // Environment: WARMSTART_BENCH_VERIFY_MIB (default 1024), WARMSTART_BENCH_ENTRIES
 // (default 10000,100000,1000000). Scratch files go to bench-data/read_bench/ and are
@@ -64,6 +64,7 @@ struct Options {
   std::vector<size_t> entry_counts = {10000, 100000, 1000000};
   int runs = 10;
   int verify_runs = 3;
+  unsigned verify_threads = 0;  // VerifyAll's argument: 0 = automatic (2 threads from 64 MiB)
   std::string dir = "bench-data/read_bench";
   bool keep = false;
   bool run_open = true;
@@ -96,6 +97,7 @@ Options ParseOptions(int argc, char** argv) {
     else if (a == "--entries") o.entry_counts = ParseCounts(next());
     else if (a == "--runs") o.runs = std::max(1, std::stoi(next()));
     else if (a == "--verify-runs") o.verify_runs = std::max(1, std::stoi(next()));
+    else if (a == "--verify-threads") o.verify_threads = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--dir") o.dir = next();
     else if (a == "--keep") o.keep = true;
     else if (a == "--only") {
@@ -342,12 +344,12 @@ double TimeCat(const std::vector<std::string>& files) {
 }
 
 // Open + VerifyAll, reader destroyed (files unmapped) inside the timed region.
-double TimeVerify(const std::string& prefix, size_t expected_tensors) {
+double TimeVerify(const std::string& prefix, size_t expected_tensors, unsigned threads) {
   const Clock::time_point start = Clock::now();
   warmstart::bundle::VerifyReport report;
   {
     const auto reader = BundleReader<DiskFileSystem>::Open(prefix);
-    report = reader.VerifyAll();
+    report = reader.VerifyAll(threads);
   }
   const double ms = MsSince(start);
   if (!report.ok() || report.tensors_verified != expected_tensors) {
@@ -436,7 +438,7 @@ void BenchVerify(const Options& o, int num_shards) {
   VerifyTimes t;
   for (int r = 0; r < o.verify_runs; ++r) {  // interleaved, so drift hits all alike
     t.cat.push_back(TimeCat(files));
-    t.verify.push_back(TimeVerify(prefix, specs.size()));
+    t.verify.push_back(TimeVerify(prefix, specs.size(), o.verify_threads));
     t.read.push_back(TimeReadAll(prefix));
     t.touch.push_back(TimeTouchPages(files));
     t.spawn.push_back(TimeCat({"/dev/null"}));
