@@ -651,8 +651,9 @@ TEST_CASE("reader: gaps between slices", "[bundle][reader][slices]") {
   const Files files = b.Build("m");
   const Reader r = OpenBundle(files);
   CHECK_THROWS_MATCHES(r.Read<float>("w"), FormatError,
-                       Says("m.index: key 'w': does not have sufficient slices for partitioned tensor: the slices "
-                            "[0,1:- 2,2:-] do not cover -:-"));
+                       Says("m.index: key 'w': offset ") &&
+                           Says(": does not have sufficient slices for partitioned tensor: the slices "
+                                "[0,1:- 2,2:-] do not cover -:-"));
   CHECK_THROWS_MATCHES(r.ReadSlice<float>("w", TensorSlice::Parse("0,2:1,1")), FormatError,
                        Says("do not cover 0,2:1,1"));
   // A region the slices do cover reads (TF judges coverage for the requested region).
@@ -660,25 +661,56 @@ TEST_CASE("reader: gaps between slices", "[bundle][reader][slices]") {
 }
 
 TEST_CASE("reader: overlapping slices", "[bundle][reader][slices]") {
-  // Found at open, like TF's TensorSliceSet would on any read: the index names both slices.
+  // Like TF's TensorSliceSet: the checkpoint opens (other tensors stay readable) and any
+  // read of the tensor fails, naming both slices.
   BundleBuilder b;
   b.AddSlice("w", {4, 3}, DataType::kFloat, TensorSlice::Parse("0,3:-"), RawBytes(Iota(9)));
   b.AddSlice("w", {4, 3}, DataType::kFloat, TensorSlice::Parse("2,2:-"), RawBytes(Iota(6, 6)));
+  b.AddValues<float>("ok", {2}, {1, 2});
   const Files files = b.Build("m");
-  CHECK_THROWS_MATCHES(OpenBundle(files), FormatError,
+  const Reader r = OpenBundle(files);
+  CHECK(r.Read<float>("ok") == std::vector<float>{1, 2});
+  CHECK_THROWS_MATCHES(r.Read<float>("w"), FormatError,
                        Says("m.index: key 'w': offset ") && Says(": overlapping slices: 0,3:- overlaps 2,2:-"));
   // An overlap hidden by a gap of the same size (element counts agree).
   BundleBuilder c;
   c.AddSlice("v", {4, 3}, DataType::kFloat, TensorSlice::Parse("0,2:-"), RawBytes(Iota(6)));
   c.AddSlice("v", {4, 3}, DataType::kFloat, TensorSlice::Parse("1,2:-"), RawBytes(Iota(6, 3)));
   const Files files2 = c.Build("m");
-  CHECK_THROWS_MATCHES(OpenBundle(files2), FormatError, Says("overlapping slices: 0,2:- overlaps 1,2:-"));
-  // Slices that only touch in dimension 0 but are disjoint in dimension 1 are fine.
+  CHECK_THROWS_MATCHES(OpenBundle(files2).Read<float>("v"), FormatError, Says("overlapping slices: 0,2:- overlaps 1,2:-"));
+  // Slices that span all of dimension 0 but are disjoint in dimension 1 are fine.
   BundleBuilder d;
   d.AddSlice("u", {4, 4}, DataType::kFloat, TensorSlice::Parse("0,4:0,2"), RawBytes(Iota(8)));
   d.AddSlice("u", {4, 4}, DataType::kFloat, TensorSlice::Parse("0,4:2,2"), RawBytes(Iota(8, 8)));
   const Files files3 = d.Build("m");
   CHECK(OpenBundle(files3).Read<float>("u").size() == 16);
+}
+
+TEST_CASE("reader: a slice entry that lists slices of its own is refused at open", "[bundle][reader][slices]") {
+  // Found in review: such an entry, unreferenced, used to be listed as a partitioned
+  // tensor whose slices were never linked, and reading it dereferenced a null entry.
+  BundleBuilder b;
+  b.AddValues<float>("ok", {2}, {1, 2});
+  const std::string key = warmstart::bundle::EncodeTensorNameSlice("x", TensorSlice::Parse("0,1"));
+  warmstart::proto::BundleEntry p;
+  p.dtype = static_cast<int32_t>(DataType::kFloat);
+  p.shape.dims = {2};
+  p.slices.push_back(TensorSlice::Parse("0,2").ToProto());
+  b.AddIndexValue(key, warmstart::proto::EncodeBundleEntry(p));
+  const Files files = b.Build("m");
+  CHECK_THROWS_MATCHES(OpenBundle(files), FormatError,
+                       Says("m.index: key 'x (slice 0,1)': offset ") &&
+                           Says(": a slice entry lists slices of its own; only a full-tensor entry may"));
+}
+
+TEST_CASE("reader: ReadAs saturates out-of-range floats and maps NaN to 0", "[bundle][reader][convert]") {
+  BundleBuilder b;
+  b.AddValues<float>("f", {5}, {1e10f, -1e10f, std::nanf(""), 2.9f, -2.9f});
+  const Files files = b.Build("m");
+  const Reader r = OpenBundle(files);
+  CHECK(r.ReadAs<int32_t>("f") == std::vector<int32_t>{2147483647, -2147483647 - 1, 0, 2, -2});
+  CHECK(r.ReadAs<uint8_t>("f") == std::vector<uint8_t>{255, 0, 0, 2, 0});
+  CHECK(r.ReadAs<bool>("f") == std::vector<bool>{true, true, true, true, true});
 }
 
 TEST_CASE("reader: overlapping slices are refused for any region, as TF does", "[bundle][reader][slices]") {

@@ -19,8 +19,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <map>
@@ -174,7 +176,10 @@ class BundleReader {
   // ---- Raw bytes ----
 
   // The verified payload of a non-partitioned entry, zero copy.
-  core::ByteView RawBytes(const Entry& e, Verify verify = Verify::kYes) const {
+  // An Entry copied by the caller is looked up by name: offset, size and crc always
+  // come from the index.
+  core::ByteView RawBytes(const Entry& entry, Verify verify = Verify::kYes) const {
+    const Entry& e = Own(entry);
     RequireReadable(e);
     if (e.partitioned()) {
       throw ArgumentError(EntryContext(e), "tensor is partitioned into " + std::to_string(e.slices.size()) +
@@ -234,8 +239,7 @@ class BundleReader {
       }
     });
     if (!done) {
-      throw ArgumentError(EntryContext(e), "cannot convert " + DataTypeName(e.dtype) + " to " +
-                                               DataTypeName(DataTypeOf<T>::value));
+      throw ArgumentError(EntryContext(e), "cannot convert " + DataTypeName(e.dtype) + " to " + TypeLabel<T>());
     }
     return out;
   }
@@ -420,6 +424,10 @@ class BundleReader {
 
   void AddEntry(Entry e) {
     if (!e.name.empty() && e.name[0] == '\0' && DecodeTensorNameSlice(e.name)) {
+      if (e.partitioned()) {
+        throw FormatError(ErrorContext(index_path()).WithKey(KeyLabel(e.name)).WithOffset(e.index_offset),
+                          "a slice entry lists slices of its own; only a full-tensor entry may");
+      }
       slice_entries_.push_back(std::move(e));
     } else {
       entries_.push_back(std::move(e));
@@ -476,26 +484,53 @@ class BundleReader {
       throw FormatError(ErrorContext(index_path()).WithKey(full.name).WithOffset(full.index_offset),
                         "overlapping slices: a slice is listed twice");
     }
-    CheckNoOverlap(full);
   }
 
-  // TF (TensorSliceSet) refuses any two stored slices that share an element, whatever
-  // region is read. Sorted by their start in dimension 0, a slice can only meet the
-  // ones that start before it ends there.
+  // The slice entry holding slice `s` of partitioned tensor `full` (linked at open).
+  const Entry& SliceEntry(const Entry& full, const TensorSlice& s) const {
+    const Entry* se = FindIn(slice_entries_, EncodeTensorNameSlice(full.name, s));
+    if (se == nullptr) {
+      throw FormatError(EntryContext(full).WithOffset(full.index_offset),
+                        "slice " + s.DebugString() + " is listed but its slice entry is missing");
+    }
+    return *se;
+  }
+
+  // TF (TensorSliceSet) refuses a partitioned tensor two of whose stored slices share an
+  // element, whatever region is read; checked on the first read of the tensor. Sorted by
+  // their start in dimension 0, a slice can only meet those that start before it ends
+  // there. Beyond kMaxPairwiseSlices slices the pairwise test could take too long on a
+  // hostile file; the coverage map of the region read (MarkCovered) still catches every
+  // overlap inside that region.
+  static constexpr size_t kMaxPairwiseSlices = 4096;
+
   void CheckNoOverlap(const Entry& full) const {
-    if (full.shape.rank() == 0) return;  // one scalar slice at most (duplicates caught above)
-    std::vector<const TensorSlice*> order;
-    for (const TensorSlice& s : full.slices) order.push_back(&s);
-    std::sort(order.begin(), order.end(), [](const TensorSlice* a, const TensorSlice* b) { return a->start(0) < b->start(0); });
+    std::atomic<uint8_t>& checked = verified_[EntryIndex(full)];
+    if (checked.load(std::memory_order_acquire) || full.slices.size() > kMaxPairwiseSlices) return;
+    const int rank = full.shape.rank();
+    std::vector<std::pair<int64_t, const TensorSlice*>> order;
+    for (const TensorSlice& s : full.slices) order.push_back({rank == 0 ? 0 : s.start(0), &s});
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (size_t i = 0; i < order.size(); ++i) {
-      const int64_t end0 = order[i]->start(0) + order[i]->length(0, full.shape);
-      for (size_t j = i + 1; j < order.size() && order[j]->start(0) < end0; ++j) {
-        if (order[i]->Intersect(*order[j], full.shape)) {
-          throw FormatError(ErrorContext(index_path()).WithKey(full.name).WithOffset(full.index_offset),
-                            "overlapping slices: " + order[i]->DebugString() + " overlaps " + order[j]->DebugString());
+      const TensorSlice& a = *order[i].second;
+      const int64_t end0 = rank == 0 ? 1 : a.start(0) + a.length(0, full.shape);
+      for (size_t j = i + 1; j < order.size() && order[j].first < end0; ++j) {
+        if (Overlap(a, *order[j].second, full.shape)) {
+          throw FormatError(EntryContext(full).WithOffset(full.index_offset),
+                            "overlapping slices: " + a.DebugString() + " overlaps " + order[j].second->DebugString());
         }
       }
     }
+    checked.store(1, std::memory_order_release);
+  }
+
+  static bool Overlap(const TensorSlice& a, const TensorSlice& b, const TensorShape& shape) {
+    for (int i = 0; i < shape.rank(); ++i) {
+      const int64_t lo = std::max(a.start(i), b.start(i));
+      const int64_t hi = std::min(a.start(i) + a.length(i, shape), b.start(i) + b.length(i, shape));
+      if (hi <= lo) return false;
+    }
+    return true;
   }
 
   static const Entry* FindIn(const std::vector<Entry>& list, std::string_view name) {
@@ -533,9 +568,24 @@ class BundleReader {
     size_t split = 0;
     for (uint64_t acc = 0; split < order.size() && acc < total / 2; ++split) acc += static_cast<uint64_t>(order[split]->size);
     VerifyReport second;
-    std::thread worker([&] { second = VerifyRange(order, split, order.size()); });
-    VerifyReport report = VerifyRange(order, 0, split);
+    std::exception_ptr second_error;  // e.g. bad_alloc: rethrown here, never std::terminate
+    std::thread worker([&] {
+      try {
+        second = VerifyRange(order, split, order.size());
+      } catch (...) {
+        second_error = std::current_exception();
+      }
+    });
+    VerifyReport report;
+    std::exception_ptr first_error;
+    try {
+      report = VerifyRange(order, 0, split);
+    } catch (...) {
+      first_error = std::current_exception();
+    }
     worker.join();
+    if (first_error) std::rethrow_exception(first_error);
+    if (second_error) std::rethrow_exception(second_error);
     report.tensors_verified += second.tensors_verified;
     report.bytes_verified += second.bytes_verified;
     for (VerifyFailure& f : second.failures) report.failures.push_back(std::move(f));
@@ -679,13 +729,18 @@ class BundleReader {
     throw ArgumentError(EntryContext(e), "entry does not belong to this checkpoint");
   }
 
+  const Entry& Own(const Entry& e) const {
+    const size_t i = EntryIndex(e);
+    return i < entries_.size() ? entries_[i] : slice_entries_[i - entries_.size()];
+  }
+
   void VerifyEntry(const Entry& e, core::ByteView bytes) const {
     std::atomic<uint8_t>& flag = verified_[EntryIndex(e)];
     if (flag.load(std::memory_order_acquire)) return;
     uint32_t computed;
     if (e.dtype == DataType::kString) {
-      computed = DecodeStringTensor(bytes, e.shape.num_elements(), big(), DataContext(e),
-                                    static_cast<uint64_t>(e.offset)).masked_crc32c;
+      computed = StringTensorChecksum(bytes, e.shape.num_elements(), big(), DataContext(e),
+                                      static_cast<uint64_t>(e.offset));
     } else if (e.dtype == DataType::kVariant) {
       computed = VariantTensorChecksum(bytes, e.shape.num_elements(), big(), DataContext(e),
                                        static_cast<uint64_t>(e.offset));
@@ -734,20 +789,21 @@ class BundleReader {
       Payload(e);
       return;
     }
+    CheckNoOverlap(e);
     int64_t total = 0;
     for (const TensorSlice& s : e.slices) {
       const std::optional<TensorSlice> overlap = s.Intersect(region, e.shape);
       if (!overlap) continue;
-      Payload(*FindIn(slice_entries_, EncodeTensorNameSlice(e.name, s)));
+      Payload(SliceEntry(e, s));
       total += overlap->SliceShape(e.shape).num_elements();
     }
     const int64_t needed = region.SliceShape(e.shape).num_elements();
     if (total < needed) {
-      throw FormatError(EntryContext(e), "does not have sufficient slices for partitioned tensor: the slices " +
+      throw FormatError(EntryContext(e).WithOffset(e.index_offset), "does not have sufficient slices for partitioned tensor: the slices " +
                                              SliceList(e) + " do not cover " + region.DebugString());
     }
     if (total > needed) {
-      throw FormatError(EntryContext(e), "overlapping slices: the slices " + SliceList(e) + " overlap within " +
+      throw FormatError(EntryContext(e).WithOffset(e.index_offset), "overlapping slices: the slices " + SliceList(e) + " overlap within " +
                                              region.DebugString());
     }
   }
@@ -768,7 +824,7 @@ class BundleReader {
     for (const TensorSlice& s : e.slices) {
       const std::optional<TensorSlice> overlap = s.Intersect(region, e.shape);
       if (!overlap) continue;
-      const Entry& se = *FindIn(slice_entries_, EncodeTensorNameSlice(e.name, s));
+      const Entry& se = SliceEntry(e, s);
       const core::ByteView bytes = RawBytes(se, verify);
       std::vector<int64_t> src_origin, dst_origin;
       for (int i = 0; i < e.shape.rank(); ++i) {
@@ -780,7 +836,7 @@ class BundleReader {
       CopyRegion(bytes.data(), se.shape, src_origin, out, out_shape, dst_origin, extent, elem);
     }
     if (std::find(covered.begin(), covered.end(), 0) != covered.end()) {
-      throw FormatError(EntryContext(e), "does not have sufficient slices for partitioned tensor: the slices " +
+      throw FormatError(EntryContext(e).WithOffset(e.index_offset), "does not have sufficient slices for partitioned tensor: the slices " +
                                              SliceList(e) + " do not cover " + region.DebugString());
     }
   }
@@ -797,7 +853,7 @@ class BundleReader {
       for (int i = 0; i < rank; ++i) linear = linear * out_shape.dim(i) + origin[i] + idx[i];
       uint8_t& cell = (*covered)[static_cast<size_t>(linear)];
       if (cell) {
-        throw FormatError(EntryContext(e), "overlapping slices: " + s.DebugString() + " overlaps another slice of " +
+        throw FormatError(EntryContext(e).WithOffset(e.index_offset), "overlapping slices: " + s.DebugString() + " overlaps another slice of " +
                                                SliceList(e));
       }
       cell = 1;
@@ -823,6 +879,19 @@ class BundleReader {
   }
 
   // ---- Conversions for ReadAs ----
+
+  template <class U, class = void>
+  struct HasDataType : std::false_type {};
+  template <class U>
+  struct HasDataType<U, std::void_t<decltype(DataTypeOf<U>::value)>> : std::true_type {};
+  template <class U>
+  static std::string TypeLabel() {
+    if constexpr (HasDataType<U>::value) {
+      return DataTypeName(DataTypeOf<U>::value);
+    } else {
+      return "the requested C++ type";
+    }
+  }
 
   template <class U>
   struct Tag {
@@ -865,10 +934,20 @@ class BundleReader {
     return (IsReal<Src>() && IsReal<Dst>()) || (IsComplex<Src>() && IsComplex<Dst>());
   }
 
-  // static_cast semantics; half and bfloat16 go through float.
+  // static_cast semantics, except that a floating value out of an integer type's range
+  // saturates and NaN becomes 0 (a plain cast would be undefined behaviour, and the
+  // values come from the file); half and bfloat16 go through float.
   template <class Src, class Dst>
   static Dst Convert(const Src& v) {
-    if constexpr (IsComplex<Src>()) {
+    constexpr bool kFromFloating = std::is_floating_point_v<Src> || std::is_same_v<Src, Eigen::half> ||
+                                   std::is_same_v<Src, Eigen::bfloat16>;
+    if constexpr (kFromFloating && std::is_integral_v<Dst> && !std::is_same_v<Dst, bool>) {
+      const double x = static_cast<double>(static_cast<std::conditional_t<std::is_floating_point_v<Src>, Src, float>>(v));
+      if (std::isnan(x)) return 0;
+      if (x <= static_cast<double>(std::numeric_limits<Dst>::min())) return std::numeric_limits<Dst>::min();
+      if (x >= static_cast<double>(std::numeric_limits<Dst>::max())) return std::numeric_limits<Dst>::max();
+      return static_cast<Dst>(x);
+    } else if constexpr (IsComplex<Src>()) {
       using D = typename Dst::value_type;
       return Dst(static_cast<D>(v.real()), static_cast<D>(v.imag()));
     } else if constexpr (std::is_same_v<Src, Eigen::half> || std::is_same_v<Src, Eigen::bfloat16>) {

@@ -92,6 +92,35 @@ inline StringTensor DecodeStringTensor(ByteView payload, int64_t num_elements, b
   return out;
 }
 
+// The masked crc of a DT_STRING payload, computed as DecodeStringTensor does but
+// without keeping the elements (verification of huge string tensors allocates nothing).
+inline uint32_t StringTensorChecksum(ByteView payload, int64_t num_elements, bool big_endian,
+                                     const ErrorContext& ctx, uint64_t base) {
+  core::Cursor in(payload, ctx, base);
+  if (payload.empty() && num_elements == 0) return core::crc32c::Mask(0);
+  if (num_elements < 0 || static_cast<uint64_t>(num_elements) > payload.size()) {
+    in.Fail("string tensor of " + std::to_string(num_elements) + " elements cannot fit in " +
+            std::to_string(payload.size()) + " bytes");
+  }
+  uint32_t crc = 0;
+  uint64_t total = 0;
+  for (int64_t i = 0; i < num_elements; ++i) {
+    const uint64_t len = in.ReadVarint64("string tensor length");
+    detail::ExtendLength(&crc, len, big_endian);
+    total = std::min<uint64_t>(total + std::min<uint64_t>(len, payload.size()), payload.size() + 1);  // no overflow
+  }
+  const size_t l_pos = in.position();
+  const ByteView stored_l = in.ReadBytes(4, "string tensor length checksum");
+  const uint32_t l = detail::LoadU32(stored_l.data(), big_endian);
+  if (core::crc32c::Unmask(l) != crc) {
+    in.FailAt(l_pos, "string tensor length checksum mismatch (stored 0x" + warmstart::detail::Hex32(l) +
+                         ", computed 0x" + warmstart::detail::Hex32(core::crc32c::Mask(crc)) + ")");
+  }
+  crc = core::crc32c::Extend(crc, stored_l.data(), 4);
+  const ByteView bytes = in.ReadBytes(total, "string tensor element");
+  return core::crc32c::Mask(core::crc32c::Extend(crc, bytes.data(), bytes.size()));
+}
+
 // Appends the payload of a little-endian string tensor to *out; returns its masked crc.
 inline uint32_t EncodeStringTensor(const std::vector<std::string_view>& elements, std::string* out) {
   uint32_t crc = 0;

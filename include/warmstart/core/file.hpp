@@ -195,6 +195,8 @@ class MemoryFileSystem {
   void Add(const std::string& path, const std::string& bytes) {
     files_[path] = ByteView(bytes.data(), bytes.size());
   }
+  // The file system only points at the bytes: a temporary would dangle at once.
+  void Add(const std::string& path, std::string&& bytes) = delete;
   File Open(const std::string& path) const {
     auto it = files_.find(path);
     if (it == files_.end()) throw NotFoundError(ErrorContext(path), "no such file in memory file system");
