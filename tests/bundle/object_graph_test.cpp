@@ -390,3 +390,19 @@ TEST_CASE("ReadObjectGraph: from a real TF2 checkpoint, none from a TF1 one", "[
   const auto saver = warmstart::bundle::Checkpoint::Open((tf1 / "model.ckpt").string());
   CHECK_FALSE(warmstart::bundle::ReadObjectGraph(saver).has_value());
 }
+
+TEST_CASE("ObjectGraph: a deep chain of nodes is refused instead of building quadratic paths", "[bundle][object_graph]") {
+  // Found in review: each node stores its whole path, so a chain of N nodes costs O(N^2).
+  warmstart::proto::TrackableObjectGraph g;
+  const int n = 20000;
+  g.nodes.resize(n);
+  for (int i = 0; i + 1 < n; ++i) {
+    warmstart::proto::ObjectReference ref;
+    ref.node_id = i + 1;
+    ref.local_name = "a";
+    g.nodes[static_cast<size_t>(i)].children.push_back(ref);
+  }
+  const std::string bytes = warmstart::proto::EncodeTrackableObjectGraph(g);
+  CHECK_THROWS_WITH(warmstart::bundle::ObjectGraph::Decode(warmstart::core::ByteView(bytes), warmstart::ErrorContext("g")),
+                    Catch::Contains("object paths grow beyond 64x the serialized graph"));
+}

@@ -236,3 +236,13 @@ TEST_CASE("v1: errors", "[bundle][v1]") {
                          Says("nope: no such file in memory file system"));
   }
 }
+
+TEST_CASE("v1: one string value repeated over a huge shape is refused before allocating", "[bundle][v1]") {
+  // Found in review: a 147-byte file with shape [20000000] and one string_val made the
+  // reader build 20 million strings. The expansion budget now covers strings too.
+  V1Builder b;
+  b.Add("s", DataType::kString, {200000000}, StringsProto({"x"}));
+  const std::string file = b.Build();
+  CHECK_THROWS_MATCHES(OpenV1Bytes(file), FormatError,
+                       Says("model.ckpt: key 's': offset ") && Says("would expand to 400000000 bytes"));
+}

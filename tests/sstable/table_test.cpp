@@ -4,6 +4,8 @@
 #include "warmstart/sstable/table.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <cstdio>
 #include <snappy.h>
 
 #include <string>
@@ -164,4 +166,21 @@ TEST_CASE("table: errors inside a Snappy block name the block and the decompress
                        Says("t.index (Snappy block at offset " + std::to_string(layout.data[1].offset) +
                                 "; offsets are within the decompressed block): offset 5: bad entry in block: shared 5 "
                                 "exceeds previous key length 1"));
+}
+
+TEST_CASE("table: prefix-compressed keys may not expand beyond 64x the file", "[sstable][table]") {
+  // Found in review: 100k entries sharing a 20 KB prefix fit in 1.7 MB and made Open
+  // allocate gigabytes of keys. Real indexes expand by less than 3x.
+  sst::TableOptions options;
+  options.block_restart_interval = 1 << 30;  // every key after the first shares the prefix
+  sst::TableBuilder builder(options);
+  const std::string prefix(20000, 'p');
+  for (int i = 0; i < 400; ++i) {
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%06d", i);
+    builder.Add(prefix + suffix, ByteView("v", 1));
+  }
+  const std::string table = builder.Finish();
+  REQUIRE(table.size() < 40000);  // 8 MB of keys
+  CHECK_THROWS_MATCHES(ReadAll(table), FormatError, Says("prefix compression abused"));
 }

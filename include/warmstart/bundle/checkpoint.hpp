@@ -152,7 +152,7 @@ inline ResolvedCheckpoint ResolveDirectory(const std::string& dir) {
                             "' nor a V1 file); bundles present: " +
                             (BundlesIn(dir).empty() ? std::string("none") : JoinNames(BundlesIn(dir))));
   }
-  r->notes.insert(r->notes.begin(), "'" + dir + "/checkpoint' names '" + r->prefix + "'");
+  r->notes.insert(r->notes.begin(), "'" + state_path + "' names '" + r->prefix + "'");
   for (const std::string& u : state.unknown_fields) {
     r->notes.push_back("state file field '" + u + "' is unknown and was skipped (TensorFlow would reject the file)");
   }

@@ -142,9 +142,19 @@ inline void CheckReferences(const proto::TrackableObjectGraph& g, const ErrorCon
   }
 }
 
+// Paths repeat their parents' paths, so a deep chain of nodes would cost quadratic
+// memory; real graphs stay far below this many path bytes per serialized byte.
+inline void ChargePath(const std::string& path, uint64_t* budget, const ErrorContext& ctx) {
+  if (path.size() > *budget) {
+    throw FormatError(ctx, "object paths grow beyond 64x the serialized graph: a hostile or broken object graph");
+  }
+  *budget -= path.size();
+}
+
 // Breadth-first from node 0; returns the visiting order.
 // Requires: CheckReferences passed and the graph has a node 0.
-inline std::vector<int> BreadthFirstPaths(const proto::TrackableObjectGraph& g, std::vector<NodePlace>* places) {
+inline std::vector<int> BreadthFirstPaths(const proto::TrackableObjectGraph& g, std::vector<NodePlace>* places,
+                                          uint64_t* budget, const ErrorContext& ctx) {
   std::vector<int> order;
   std::deque<int> queue{0};
   (*places)[0].reached = true;
@@ -159,6 +169,7 @@ inline std::vector<int> BreadthFirstPaths(const proto::TrackableObjectGraph& g, 
       child.parent = id;
       child.label = EscapeLocalName(c.local_name);
       child.path = JoinPath((*places)[id].path, child.label);
+      ChargePath(child.path, budget, ctx);
       queue.push_back(c.node_id);
     }
   }
@@ -168,7 +179,7 @@ inline std::vector<int> BreadthFirstPaths(const proto::TrackableObjectGraph& g, 
 // Slot variables of the optimizers in breadth-first order; the first listing of a slot
 // node wins. A slot node that already has a breadth-first path keeps it.
 inline void AssignSlotPaths(const proto::TrackableObjectGraph& g, const std::vector<int>& bfs_order,
-                            std::vector<NodePlace>* places) {
+                            std::vector<NodePlace>* places, uint64_t* budget, const ErrorContext& ctx) {
   std::vector<bool> breadth_first(places->size());
   for (int id : bfs_order) breadth_first[id] = true;
   for (int optimizer : bfs_order) {
@@ -186,6 +197,8 @@ inline void AssignSlotPaths(const proto::TrackableObjectGraph& g, const std::vec
       slot.label = std::string(kOptimizerSlotsName) + "/" + (*places)[optimizer].path + "/" +
                    EscapeLocalName(s.slot_name);
       slot.path = JoinPath(variable.path, slot.label);
+      ChargePath(slot.path, budget, ctx);
+      ChargePath(slot.label, budget, ctx);
     }
   }
 }
@@ -253,8 +266,9 @@ class ObjectGraph {
     }
     detail::CheckReferences(graph.proto_, ctx);
     graph.places_.resize(graph.proto_.nodes.size());
-    const std::vector<int> order = detail::BreadthFirstPaths(graph.proto_, &graph.places_);
-    detail::AssignSlotPaths(graph.proto_, order, &graph.places_);
+    uint64_t budget = 64 * static_cast<uint64_t>(serialized.size()) + (1u << 20);
+    const std::vector<int> order = detail::BreadthFirstPaths(graph.proto_, &graph.places_, &budget, ctx.WithOffset(base));
+    detail::AssignSlotPaths(graph.proto_, order, &graph.places_, &budget, ctx.WithOffset(base));
     graph.variables_ = detail::CollectVariables(graph.proto_, graph.places_, ctx);
     return graph;
   }
@@ -314,7 +328,7 @@ class ObjectGraph {
 
   void DescribeNode(int id, int depth, std::string* out) const {
     const detail::NodePlace& p = places_[id];
-    const std::string indent(2 * static_cast<size_t>(depth), ' ');
+    const std::string indent(2 * static_cast<size_t>(std::min(depth, 32)), ' ');  // deep graphs: flat past 32
     *out += indent + (id == 0 ? std::string("(root)") : p.path) + "  [node " + std::to_string(id);
     if (p.is_slot) *out += ", slot '" + p.slot_name + "' of optimizer node " + std::to_string(p.optimizer);
     if (const auto& saver = proto_.nodes[id].registered_saver) *out += ", registered saver '" + saver->name + "'";

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,7 @@ struct V1Tensor {
   DataType dtype = DataType::kInvalid;
   TensorShape shape;
   std::vector<TensorSlice> slices;
+  std::set<std::string> slice_keys;  // EncodeTensorNameSlice of each listed slice
   uint64_t meta_offset = 0;
 };
 
@@ -61,6 +63,7 @@ inline std::map<std::string, V1Tensor> ReadV1Meta(core::ByteView value, uint64_t
       t.slices.push_back(TensorSlice::FromProto(sp));
       why = t.slices.back().ValidateFor(t.shape);
       if (!why.empty()) throw FormatError(at, why);
+      t.slice_keys.insert(EncodeTensorNameSlice(m.name, t.slices.back()));
     }
     if (!tensors.emplace(m.name, std::move(t)).second) throw FormatError(at, "tensor listed twice in the V1 meta");
   }
@@ -80,6 +83,16 @@ inline Entry ConvertV1Slice(const std::string& name, const V1Tensor& t, const Te
   const ErrorContext at = ctx.WithKey(name).WithOffset(offset);
   uint32_t crc;
   if (t.dtype == DataType::kString) {
+    // Charge the expansion before building anything: one string_val may stand for n copies.
+    uint64_t bytes = values.tensor_content.size();
+    if (values.tensor_content.empty()) {
+      for (const std::string& v : values.string_val) bytes += 1 + v.size();
+      if (values.string_val.size() == 1) bytes = static_cast<uint64_t>(n) * (1 + values.string_val[0].size());
+    }
+    if (bytes > budget) {
+      throw FormatError(at, "V1 string tensor " + t.shape.DebugString() + " would expand to " + std::to_string(bytes) +
+                                " bytes, more than this file can plausibly hold");
+    }
     const std::vector<std::string> strings = proto::TensorProtoStrings(values, n, at);
     std::vector<std::string_view> views(strings.begin(), strings.end());
     crc = EncodeStringTensor(views, data);
@@ -126,7 +139,7 @@ BundleReader<Fs> OpenV1(const std::string& path, Fs fs = Fs()) {
     const proto::SavedTensorSlices sts = proto::DecodeSavedTensorSlices(value, ctx.WithKey(name), offset);
     if (!sts.data) throw FormatError(ctx.WithKey(name).WithOffset(offset), "V1 data entry holds no SavedSlice");
     const detail::V1Tensor& t = it->second;
-    if (std::find(t.slices.begin(), t.slices.end(), slice) == t.slices.end()) {
+    if (t.slice_keys.count(EncodeTensorNameSlice(name, slice)) == 0) {
       throw FormatError(ctx.WithKey(name).WithOffset(offset),
                         "V1 data for slice " + slice.DebugString() + ", which the meta does not list for this tensor");
     }

@@ -48,6 +48,10 @@ class Table {
   void ForEach(Fn&& fn) {
     std::string previous;
     bool first = true;
+    // Prefix compression lets a few index bytes stand for a long key; a hostile file
+    // could make every key megabytes long. Real indexes expand by less than 3x.
+    const uint64_t key_budget = 64 * static_cast<uint64_t>(file_.bytes().size()) + (1u << 20);
+    uint64_t key_bytes = 0;
     for (size_t b = 0; b < index_.size(); ++b) {
       Block block(ReadBlock(file_.bytes(), index_[b].handle, ctx_, "data block"), ctx_);
       bool first_in_block = true;
@@ -60,6 +64,12 @@ class Table {
         if (first_in_block && b > 0 && !(index_[b - 1].separator < key)) {
           Warn("index separator of data block " + std::to_string(b - 1) + " is not below the first key of block " +
                std::to_string(b));
+        }
+        key_bytes += key.size();
+        if (key_bytes > key_budget) {
+          throw FormatError(ctx_.WithKey(key.substr(0, 64)).WithOffset(offset),
+                            "keys expand to more than " + std::to_string(key_budget) +
+                                " bytes (64x the file): prefix compression abused");
         }
         first = false;
         first_in_block = false;
