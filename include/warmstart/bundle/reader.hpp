@@ -12,6 +12,9 @@
 // Partitioned tensors (an entry with `slices`, data in slice entries keyed by
 // EncodeTensorNameSlice) are assembled; overlaps and gaps are errors, as in TF.
 //
+// Views returned by RawBytes/View point into the mappings: valid while the reader lives
+// (moving it keeps them valid); a moved-from reader may only be destroyed or assigned to.
+//
 // The class is templated over the file system (core/file.hpp): DiskFileSystem maps
 // files, MemoryFileSystem serves caller-owned buffers. V1 checkpoints (v1.hpp) are
 // converted at open into the same entries over an owned in-memory shard.
@@ -625,19 +628,14 @@ class BundleReader {
     try {
       return fs_.OpenStreamed(data_path(e.shard_id));
     } catch (const NotFoundError&) {
-      throw NotFoundError(DataContext(e), "data file is missing (shard " + std::to_string(e.shard_id) + " of " +
-                                              std::to_string(num_shards_) + ")");
+      throw MissingShard(e);
     }
   }
 
   template <class StreamedFile>
   void VerifyStreamed(const Entry& e, const StreamedFile& file, std::vector<uint8_t>* buffer) const {
+    CheckInDataFile(e, file.size());
     const uint64_t offset = static_cast<uint64_t>(e.offset), size = static_cast<uint64_t>(e.size);
-    if (offset > file.size() || size > file.size() - offset) {
-      throw FormatError(DataContext(e).WithOffset(offset), "tensor of " + std::to_string(size) +
-                                                               " bytes runs past the end of the " +
-                                                               std::to_string(file.size()) + "-byte data file");
-    }
     uint32_t crc = 0;
     file.ForEachChunk(offset, size, buffer, [&](core::ByteView chunk) { crc = core::crc32c::Extend(crc, chunk); });
     CheckCrc(e, core::crc32c::Mask(crc));
@@ -697,20 +695,29 @@ class BundleReader {
       try {
         slot = std::make_unique<File>(fs_.Open(path));
       } catch (const NotFoundError&) {
-        throw NotFoundError(DataContext(e), "data file is missing (shard " + std::to_string(e.shard_id) + " of " +
-                                                std::to_string(num_shards_) + ")");
+        throw MissingShard(e);
       }
     }
     return slot->bytes();
   }
 
+  NotFoundError MissingShard(const Entry& e) const {
+    return NotFoundError(DataContext(e), "data file is missing (shard " + std::to_string(e.shard_id) + " of " +
+                                             std::to_string(num_shards_) + ")");
+  }
+
+  void CheckInDataFile(const Entry& e, uint64_t file_size) const {
+    const uint64_t offset = static_cast<uint64_t>(e.offset), size = static_cast<uint64_t>(e.size);
+    if (offset > file_size || size > file_size - offset) {
+      throw FormatError(DataContext(e).WithOffset(offset), "tensor of " + std::to_string(size) +
+                                                               " bytes runs past the end of the " +
+                                                               std::to_string(file_size) + "-byte data file");
+    }
+  }
+
   core::ByteView Payload(const Entry& e) const {
     const core::ByteView shard = ShardBytes(e);
-    if (!shard.Contains(static_cast<uint64_t>(e.offset), static_cast<uint64_t>(e.size))) {
-      throw FormatError(DataContext(e).WithOffset(static_cast<uint64_t>(e.offset)),
-                        "tensor of " + std::to_string(e.size) + " bytes runs past the end of the " +
-                            std::to_string(shard.size()) + "-byte data file");
-    }
+    CheckInDataFile(e, shard.size());
     return shard.Sub(static_cast<size_t>(e.offset), static_cast<size_t>(e.size));
   }
 

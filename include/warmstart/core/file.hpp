@@ -88,11 +88,6 @@ class MappedFile {
   ByteView bytes() const { return ByteView(static_cast<const uint8_t*>(data_), size_); }
   const std::string& path() const { return path_; }
 
-  // Hint that the whole file will be read front to back (a verify-all pass).
-  void AdviseSequential() const {
-    if (data_ != nullptr) ::madvise(data_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
-  }
-
  private:
   MappedFile() = default;
   void Unmap() {
@@ -178,7 +173,6 @@ class MemoryFile {
   MemoryFile(std::string path, ByteView bytes) : path_(std::move(path)), bytes_(bytes) {}
   ByteView bytes() const { return bytes_; }
   const std::string& path() const { return path_; }
-  void AdviseSequential() const {}
 
  private:
   std::string path_;
