@@ -55,33 +55,50 @@ struct StringTensor {
   uint32_t masked_crc32c = 0;      // computed over the payload as TF does
 };
 
+namespace detail {
+
+// Reads the length varints and the length checksum L (checked) of a string payload.
+// Returns the running crc after L; stores each length in *lengths when given, and the
+// sum of the lengths (capped just past the payload size) in *total.
+inline uint32_t ReadStringLengths(core::Cursor* in, int64_t num_elements, bool big_endian,
+                                  std::vector<uint64_t>* lengths, uint64_t* total) {
+  const uint64_t size = in->remaining();
+  if (num_elements < 0 || static_cast<uint64_t>(num_elements) > size) {
+    in->Fail("string tensor of " + std::to_string(num_elements) + " elements cannot fit in " +
+             std::to_string(size) + " bytes");
+  }
+  uint32_t crc = 0;
+  *total = 0;
+  for (int64_t i = 0; i < num_elements; ++i) {
+    const uint64_t len = in->ReadVarint64("string tensor length");
+    ExtendLength(&crc, len, big_endian);
+    if (lengths) lengths->push_back(len);
+    *total = std::min<uint64_t>(*total + std::min<uint64_t>(len, size), size + 1);  // no overflow
+  }
+  const size_t l_pos = in->position();
+  const ByteView stored_l = in->ReadBytes(4, "string tensor length checksum");
+  const uint32_t l = LoadU32(stored_l.data(), big_endian);
+  if (core::crc32c::Unmask(l) != crc) {
+    in->FailAt(l_pos, "string tensor length checksum mismatch (stored 0x" + warmstart::detail::Hex32(l) +
+                          ", computed 0x" + warmstart::detail::Hex32(core::crc32c::Mask(crc)) + ")");
+  }
+  return core::crc32c::Extend(crc, stored_l.data(), 4);
+}
+
+}  // namespace detail
+
 // Requires: ctx names the data file and key; base = payload's offset in the file.
 inline StringTensor DecodeStringTensor(ByteView payload, int64_t num_elements, bool big_endian,
                                        const ErrorContext& ctx, uint64_t base) {
   StringTensor out;
-  core::Cursor in(payload, ctx, base);
   if (payload.empty() && num_elements == 0) {  // TF's reader: nothing to read, crc of nothing
     out.masked_crc32c = core::crc32c::Mask(0);
     return out;
   }
-  if (num_elements < 0 || static_cast<uint64_t>(num_elements) > payload.size()) {
-    in.Fail("string tensor of " + std::to_string(num_elements) + " elements cannot fit in " +
-            std::to_string(payload.size()) + " bytes");
-  }
-  std::vector<uint64_t> lengths(static_cast<size_t>(num_elements));
-  uint32_t crc = 0;
-  for (auto& len : lengths) {
-    len = in.ReadVarint64("string tensor length");
-    detail::ExtendLength(&crc, len, big_endian);
-  }
-  const size_t l_pos = in.position();
-  const ByteView stored_l = in.ReadBytes(4, "string tensor length checksum");
-  const uint32_t l = detail::LoadU32(stored_l.data(), big_endian);
-  if (core::crc32c::Unmask(l) != crc) {
-    in.FailAt(l_pos, "string tensor length checksum mismatch (stored 0x" + warmstart::detail::Hex32(l) +
-                         ", computed 0x" + warmstart::detail::Hex32(core::crc32c::Mask(crc)) + ")");
-  }
-  crc = core::crc32c::Extend(crc, stored_l.data(), 4);
+  core::Cursor in(payload, ctx, base);
+  std::vector<uint64_t> lengths;
+  uint64_t total = 0;
+  uint32_t crc = detail::ReadStringLengths(&in, num_elements, big_endian, &lengths, &total);
   out.elements.reserve(lengths.size());
   for (uint64_t len : lengths) {
     const ByteView s = in.ReadBytes(len, "string tensor element");
@@ -93,30 +110,14 @@ inline StringTensor DecodeStringTensor(ByteView payload, int64_t num_elements, b
 }
 
 // The masked crc of a DT_STRING payload, computed as DecodeStringTensor does but
-// without keeping the elements (verification of huge string tensors allocates nothing).
+// without keeping the elements (verification of huge string tensors allocates nothing):
+// the element bytes are contiguous, so one pass over them suffices.
 inline uint32_t StringTensorChecksum(ByteView payload, int64_t num_elements, bool big_endian,
                                      const ErrorContext& ctx, uint64_t base) {
-  core::Cursor in(payload, ctx, base);
   if (payload.empty() && num_elements == 0) return core::crc32c::Mask(0);
-  if (num_elements < 0 || static_cast<uint64_t>(num_elements) > payload.size()) {
-    in.Fail("string tensor of " + std::to_string(num_elements) + " elements cannot fit in " +
-            std::to_string(payload.size()) + " bytes");
-  }
-  uint32_t crc = 0;
+  core::Cursor in(payload, ctx, base);
   uint64_t total = 0;
-  for (int64_t i = 0; i < num_elements; ++i) {
-    const uint64_t len = in.ReadVarint64("string tensor length");
-    detail::ExtendLength(&crc, len, big_endian);
-    total = std::min<uint64_t>(total + std::min<uint64_t>(len, payload.size()), payload.size() + 1);  // no overflow
-  }
-  const size_t l_pos = in.position();
-  const ByteView stored_l = in.ReadBytes(4, "string tensor length checksum");
-  const uint32_t l = detail::LoadU32(stored_l.data(), big_endian);
-  if (core::crc32c::Unmask(l) != crc) {
-    in.FailAt(l_pos, "string tensor length checksum mismatch (stored 0x" + warmstart::detail::Hex32(l) +
-                         ", computed 0x" + warmstart::detail::Hex32(core::crc32c::Mask(crc)) + ")");
-  }
-  crc = core::crc32c::Extend(crc, stored_l.data(), 4);
+  const uint32_t crc = detail::ReadStringLengths(&in, num_elements, big_endian, nullptr, &total);
   const ByteView bytes = in.ReadBytes(total, "string tensor element");
   return core::crc32c::Mask(core::crc32c::Extend(crc, bytes.data(), bytes.size()));
 }
