@@ -2,7 +2,7 @@
 //
 //   BundleBuilder   a V2 bundle (PREFIX.index + PREFIX.data-SSSSS-of-NNNNN) written with the
 //                   library's own sstable::TableBuilder and proto::Encode* functions, in the
-//                   layout of spec sections 4 and 6 (the real BundleWriter comes later):
+//                   layout of spec sections 4 and 6 (independent of bundle/writer.hpp, so each checks the other):
 //                     data file  payloads in Add order, each followed by zero padding up to
 //                                a multiple of data_alignment; offset/size/crc exclude padding
 //                     index      "" -> BundleHeaderProto, then every key in bytewise order

@@ -25,6 +25,7 @@
 #include "warmstart/bundle/ordered_code.hpp"
 #include "warmstart/bundle/tensor_data.hpp"
 #include "warmstart/bundle/reader.hpp"
+#include "warmstart/bundle/writer.hpp"
 #include "warmstart/bundle/v1.hpp"
 #include "warmstart/bundle/checkpoint_state.hpp"
 #include "warmstart/bundle/object_graph.hpp"

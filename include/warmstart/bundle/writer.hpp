@@ -1,0 +1,550 @@
+// Writes a V2 bundle as TensorFlow's BundleWriter does
+// (tensorflow/core/util/tensor_bundle/tensor_bundle.cc: BundleWriter::BundleWriter, Add,
+// AddSlice, Finish; spec sections 1.2, 6, 7.1 and the checklist of section 10).
+//
+//   construction  creates the parent directory of PREFIX and opens
+//                 PREFIX.data-00000-of-00001.tempstate<R1>        (R1, R2: random u64, decimal)
+//   Add*          appends the payload to that file at once, in call order, then zero padding
+//                 up to a multiple of data_alignment; remembers the BundleEntryProto
+//                   shard_id 0 | offset = data length before the payload | size (no padding)
+//                   | crc32c = mask(crc of the payload bytes as stored)
+//   Finish        fsync + close the data file; write the index to PREFIX.index.tempstate<R2>:
+//                   ""  -> BundleHeaderProto {num_shards 1, LITTLE, version {producer 1}}
+//                          = 08 01 1a 02 08 01
+//                   key -> BundleEntryProto, every key in ascending bytewise order
+//                 through sstable::TableBuilder; fsync; rename data, then index, to their
+//                 final names; fsync the directory. Once PREFIX.index exists the data is
+//                 complete. On any failure every file this writer made is removed.
+//   destruction   without a successful Finish removes the temporary data file.
+//
+// Payloads (spec 6.2, 6.3): fixed-size dtypes are the little-endian element bytes;
+// DT_STRING is varint lengths || masked length checksum || element bytes.
+//
+// MergeBundles (spec 1.3; MergeBundles / MergeOneBundle in tensor_bundle.cc) combines the
+// one-writer bundles of a sharded save into PREFIX:
+//   1. inputs in the given order: num_shards summed; endianness and version from the first
+//      (later inputs must agree, version compared as serialized bytes);
+//   2. entries in key order: a new key keeps its entry with shard_id = the merged id of the
+//      data file it points to (ids 0, 1, ... by first appearance); a key seen before must be
+//      a partitioned tensor on both sides (same dtype and shape): its slices are appended;
+//   3. every mapped data file is renamed to DataFilename(PREFIX, id, number of files);
+//   4. the index: header {num_shards = sum, endianness, version}, entries in key order;
+//   5. the inputs' index files are deleted (best effort).
+// Deviations from TF, neither visible in the result: everything is checked before the first
+// rename (a failed rename moves the earlier ones back), and the index is written to a
+// temporary name, fsynced and renamed, so a crash cannot leave a truncated PREFIX.index.
+// An input that contributes no entry is refused: TF would count its shards in the header
+// without renaming a data file for it (spec 1.3, last consequence).
+#pragma once
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "warmstart/bundle/dtype.hpp"
+#include "warmstart/bundle/naming.hpp"
+#include "warmstart/bundle/ordered_code.hpp"
+#include "warmstart/bundle/tensor_data.hpp"
+#include "warmstart/bundle/tensor_shape.hpp"
+#include "warmstart/core/bytes.hpp"
+#include "warmstart/core/crc32c.hpp"
+#include "warmstart/error.hpp"
+#include "warmstart/proto/bundle.hpp"
+#include "warmstart/core/file.hpp"
+#include "warmstart/sstable/table.hpp"
+#include "warmstart/sstable/table_builder.hpp"
+
+namespace warmstart::bundle {
+
+namespace detail {
+
+[[noreturn]] inline void ThrowIo(const std::string& path, const std::string& what, int err) {
+  throw IoError(ErrorContext(path), what + ": " + std::strerror(err));
+}
+
+// A file opened for writing that must not exist yet; closed (not synced) on destruction.
+class WritableFile {
+ public:
+  WritableFile() = default;  // no file
+  static WritableFile Create(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) ThrowIo(path, "cannot create file", errno);
+    return WritableFile(path, fd);
+  }
+
+  WritableFile(WritableFile&& o) noexcept : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)) {}
+  WritableFile& operator=(WritableFile&& o) noexcept {
+    if (this != &o) {
+      Abandon();
+      path_ = std::move(o.path_);
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  WritableFile(const WritableFile&) = delete;
+  WritableFile& operator=(const WritableFile&) = delete;
+  ~WritableFile() { Abandon(); }
+
+  const std::string& path() const { return path_; }
+
+  void Append(const uint8_t* data, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) ThrowIo(path_, "cannot write " + std::to_string(n) + " bytes", errno);
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+  void Append(core::ByteView bytes) { Append(bytes.data(), bytes.size()); }
+
+  // fsync, then close; the file is complete on disk when this returns.
+  void SyncAndClose() {
+    if (::fsync(fd_) != 0) ThrowIo(path_, "cannot fsync", errno);
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) ThrowIo(path_, "cannot close", errno);
+  }
+
+ private:
+  WritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  void Abandon() {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+
+  std::string path_;
+  int fd_ = -1;
+};
+
+inline std::string ParentDirectory(const std::string& prefix) {
+  const std::filesystem::path parent = std::filesystem::path(prefix).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+inline void CreateParentDirectory(const std::string& prefix) {
+  std::error_code ec;
+  const std::string dir = ParentDirectory(prefix);
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(ErrorContext(dir), "cannot create the bundle's directory: " + ec.message());
+}
+
+// Makes the renames inside `dir` durable.
+inline void SyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowIo(dir, "cannot open directory to fsync it", errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) ThrowIo(dir, "cannot fsync directory", err);
+}
+
+inline void Rename(const std::string& from, const std::string& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0) ThrowIo(to, "cannot rename " + from + " to this name", errno);
+}
+
+inline void RemoveQuietly(const std::string& path) { ::unlink(path.c_str()); }
+
+// TF's temporary suffix: ".tempstate" + a random unsigned 64-bit number in decimal.
+inline std::string TempSuffix() {
+  static thread_local std::mt19937_64 rng([] {
+    std::random_device device;
+    return (static_cast<uint64_t>(device()) << 32) ^ device();
+  }());
+  return ".tempstate" + std::to_string(rng());
+}
+
+// The header every single-writer bundle carries: 08 01 1a 02 08 01.
+inline proto::BundleHeader SingleWriterHeader() {
+  proto::BundleHeader h;
+  h.num_shards = 1;
+  h.endianness = 0;
+  h.version.producer = 1;
+  return h;
+}
+
+// Header first, then entries in key order (std::map iterates bytewise-ascending).
+inline std::string BuildIndex(const proto::BundleHeader& header,
+                              const std::map<std::string, proto::BundleEntry>& entries) {
+  sstable::TableBuilder table;
+  const std::string head = proto::EncodeBundleHeader(header);
+  table.Add("", core::ByteView(head));
+  for (const auto& [key, entry] : entries) {
+    const std::string value = proto::EncodeBundleEntry(entry);
+    table.Add(key, core::ByteView(value));
+  }
+  return table.Finish();
+}
+
+}  // namespace detail
+
+struct BundleWriterOptions {
+  size_t data_alignment = 1;  // zero padding after each payload up to a multiple of this
+};
+
+class BundleWriter {
+ public:
+  using Options = BundleWriterOptions;
+
+  // Creates the parent directory of `prefix` and the temporary data file.
+  // Throws ArgumentError (prefix empty, alignment 0) or IoError.
+  explicit BundleWriter(std::string prefix, Options options = Options())
+      : prefix_(std::move(prefix)), options_(options) {
+    if (prefix_.empty()) throw ArgumentError("bundle prefix must not be empty");
+    if (options_.data_alignment == 0) {
+      throw ArgumentError(ErrorContext(prefix_), "data_alignment must be at least 1");
+    }
+    detail::CreateParentDirectory(prefix_);
+    data_ = detail::WritableFile::Create(DataFilename(prefix_, 0, 1) + detail::TempSuffix());
+  }
+
+  BundleWriter(const BundleWriter&) = delete;
+  BundleWriter& operator=(const BundleWriter&) = delete;
+
+  ~BundleWriter() {
+    if (!finished_) {
+      const std::string temp = data_.path();
+      data_ = detail::WritableFile();
+      detail::RemoveQuietly(temp);
+    }
+  }
+
+  const std::string& prefix() const { return prefix_; }
+  // Bytes written to the data file so far (payloads and padding).
+  uint64_t data_size() const { return size_; }
+
+  // A fixed-size dtype from its little-endian element bytes, row-major.
+  // Requires: bytes.size() == shape.num_elements() * DataTypeSize(dtype).
+  void Add(const std::string& key, DataType dtype, const TensorShape& shape, core::ByteView bytes) {
+    CheckNewKey(key);
+    CheckFixedSize(key, dtype, shape, bytes.size());
+    AppendEntry(key, dtype, shape, bytes, core::crc32c::Mask(core::crc32c::Value(bytes)));
+  }
+
+  // Convenience for element types with a DataType (DataTypeOf<T>); host order must be
+  // little-endian, which holds on every platform TF writes LITTLE bundles from.
+  template <class T>
+  void Add(const std::string& key, const std::vector<T>& values, const TensorShape& shape) {
+    static_assert(std::is_trivially_copyable_v<T>, "element type must be trivially copyable");
+    Add(key, DataTypeOf<T>::value, shape,
+        core::ByteView(reinterpret_cast<const uint8_t*>(values.data()), values.size() * sizeof(T)));
+  }
+
+  // DT_BOOL from std::vector<bool> (packed bits): one byte 0x00 / 0x01 per element.
+  void Add(const std::string& key, const std::vector<bool>& values, const TensorShape& shape) {
+    std::string bytes;
+    bytes.reserve(values.size());
+    for (bool b : values) bytes.push_back(b ? '\x01' : '\x00');
+    Add(key, DataType::kBool, shape, core::ByteView(bytes));
+  }
+
+  // A DT_STRING tensor. Requires: elements.size() == shape.num_elements().
+  void AddStrings(const std::string& key, const TensorShape& shape, const std::vector<std::string_view>& elements) {
+    CheckNewKey(key);
+    CheckShape(key, shape);
+    if (static_cast<uint64_t>(shape.num_elements()) != elements.size()) {
+      throw ArgumentError(KeyContext(key), "shape " + shape.DebugString() + " has " +
+                                               std::to_string(shape.num_elements()) + " elements, " +
+                                               std::to_string(elements.size()) + " strings were given");
+    }
+    std::string payload;
+    const uint32_t masked_crc = EncodeStringTensor(elements, &payload);
+    AppendEntry(key, DataType::kString, shape, core::ByteView(payload), masked_crc);
+  }
+  void AddStrings(const std::string& key, const TensorShape& shape, const std::vector<std::string>& elements) {
+    AddStrings(key, shape, std::vector<std::string_view>(elements.begin(), elements.end()));
+  }
+
+  // One partition of `full_key` (spec 7.1): the slice's data under
+  // EncodeTensorNameSlice(full_key, slice), and `slice` appended to the full-tensor entry
+  // (dtype, full shape, slices; no data). A slice covering the whole tensor is a plain Add.
+  // Requires: bytes hold slice.SliceShape(full_shape) elements of a fixed-size dtype.
+  void AddSlice(const std::string& full_key, const TensorShape& full_shape, const TensorSlice& slice,
+                DataType dtype, core::ByteView bytes) {
+    CheckShape(full_key, full_shape);
+    const std::string why = slice.ValidateFor(full_shape);
+    if (!why.empty()) throw ArgumentError(KeyContext(full_key), why);
+    if (slice.IsFullFor(full_shape)) {
+      Add(full_key, dtype, full_shape, bytes);
+      return;
+    }
+    CheckFullEntry(full_key, full_shape, dtype);
+    Add(EncodeTensorNameSlice(full_key, slice), dtype, slice.SliceShape(full_shape), bytes);
+    proto::BundleEntry& full = entries_[full_key];
+    if (full.slices.empty()) {
+      full.dtype = static_cast<int32_t>(dtype);
+      full.shape = full_shape.ToProto();
+    }
+    full.slices.push_back(slice.ToProto());
+  }
+
+  // Closes the data file, writes the index and moves both to their final names.
+  // Throws IoError naming the file; afterwards no file of this writer remains. (Only the
+  // final directory fsync can fail after the renames: the bundle is then complete but its
+  // durability across a power loss is not guaranteed.)
+  void Finish() {
+    if (finished_) throw ArgumentError(ErrorContext(prefix_), "Finish was already called");
+    finished_ = true;
+    const std::string data_temp = data_.path();
+    const std::string data_final = DataFilename(prefix_, 0, 1);
+    const std::string index_temp = MetaFilename(prefix_) + detail::TempSuffix();
+    bool data_renamed = false;
+    try {
+      if (broken_) throw IoError(ErrorContext(data_temp), "an earlier write to the data file failed");
+      data_.SyncAndClose();
+      WriteIndex(index_temp);
+      detail::Rename(data_temp, data_final);
+      data_renamed = true;
+      detail::Rename(index_temp, MetaFilename(prefix_));
+    } catch (...) {
+      data_ = detail::WritableFile();
+      detail::RemoveQuietly(data_renamed ? data_final : data_temp);
+      detail::RemoveQuietly(index_temp);
+      throw;
+    }
+    detail::SyncDirectory(detail::ParentDirectory(prefix_));
+  }
+
+ private:
+  ErrorContext KeyContext(const std::string& key) const { return ErrorContext(prefix_).WithKey(key); }
+
+  void CheckUsable() const {
+    if (finished_) throw ArgumentError(ErrorContext(prefix_), "cannot add tensors after Finish");
+    if (broken_) throw IoError(ErrorContext(data_.path()), "an earlier write to the data file failed");
+  }
+
+  void CheckNewKey(const std::string& key) const {
+    CheckUsable();
+    if (key.empty()) throw ArgumentError(ErrorContext(prefix_), "tensor key must not be empty (reserved for the header)");
+    if (entries_.count(key)) throw ArgumentError(KeyContext(key), "tensor was already added to this bundle");
+  }
+
+  void CheckShape(const std::string& key, const TensorShape& shape) const {
+    const std::string why = shape.Validate();
+    if (!why.empty()) throw ArgumentError(KeyContext(key), why);
+  }
+
+  void CheckFixedSize(const std::string& key, DataType dtype, const TensorShape& shape, size_t n) const {
+    if (!IsFixedSize(dtype)) {
+      throw ArgumentError(KeyContext(key), DataTypeName(dtype) + " is not a fixed-size dtype" +
+                                               (dtype == DataType::kString ? "; use AddStrings" : ""));
+    }
+    CheckShape(key, shape);
+    const uint64_t expected = static_cast<uint64_t>(shape.num_elements()) * static_cast<uint64_t>(DataTypeSize(dtype));
+    if (n != expected) {
+      throw ArgumentError(KeyContext(key), "expected " + std::to_string(expected) + " bytes for " +
+                                               DataTypeName(dtype) + " " + shape.DebugString() + ", got " +
+                                               std::to_string(n));
+    }
+  }
+
+  // The full-tensor entry may only gain slices: same dtype and shape, never a plain entry.
+  void CheckFullEntry(const std::string& full_key, const TensorShape& full_shape, DataType dtype) const {
+    CheckUsable();
+    if (full_key.empty()) throw ArgumentError(ErrorContext(prefix_), "tensor key must not be empty");
+    const auto it = entries_.find(full_key);
+    if (it == entries_.end()) return;
+    const proto::BundleEntry& full = it->second;
+    if (full.slices.empty()) throw ArgumentError(KeyContext(full_key), "tensor was already added unpartitioned");
+    if (full.dtype != static_cast<int32_t>(dtype) || full.shape.dims != full_shape.dims()) {
+      throw ArgumentError(KeyContext(full_key),
+                          "slice of " + DataTypeName(dtype) + " " + full_shape.DebugString() +
+                              " does not match the earlier slices' " +
+                              DataTypeName(static_cast<DataType>(full.dtype)) + " " +
+                              TensorShape(full.shape.dims).DebugString());
+    }
+  }
+
+  // Requires: key is new; payload is the bytes as stored; masked_crc covers them.
+  void AppendEntry(const std::string& key, DataType dtype, const TensorShape& shape, core::ByteView payload,
+                   uint32_t masked_crc) {
+    proto::BundleEntry e;
+    e.dtype = static_cast<int32_t>(dtype);
+    e.shape = shape.ToProto();
+    e.offset = static_cast<int64_t>(size_);
+    e.size = static_cast<int64_t>(payload.size());
+    e.crc32c = masked_crc;
+    try {
+      data_.Append(payload);
+      size_ += payload.size();
+      WritePadding();
+    } catch (...) {
+      broken_ = true;
+      throw;
+    }
+    entries_.emplace(key, std::move(e));
+  }
+
+  void WritePadding() {
+    const size_t pad = (options_.data_alignment - size_ % options_.data_alignment) % options_.data_alignment;
+    if (pad == 0) return;
+    const std::string zeros(pad, '\0');
+    data_.Append(core::ByteView(zeros));
+    size_ += pad;
+  }
+
+  void WriteIndex(const std::string& path) const {
+    const std::string table = detail::BuildIndex(detail::SingleWriterHeader(), entries_);
+    detail::WritableFile index = detail::WritableFile::Create(path);
+    index.Append(core::ByteView(table));
+    index.SyncAndClose();
+  }
+
+  std::string prefix_;
+  Options options_;
+  detail::WritableFile data_;
+  uint64_t size_ = 0;
+  std::map<std::string, proto::BundleEntry> entries_;
+  bool finished_ = false;
+  bool broken_ = false;
+};
+
+namespace detail {
+
+struct MergeState {
+  std::optional<proto::BundleHeader> first_header;  // endianness and version come from here
+  std::string first_version_bytes;
+  int32_t num_shards = 0;
+  std::map<std::string, proto::BundleEntry> entries;
+  std::map<std::string, int32_t> shard_ids;  // input data file -> merged id
+  std::vector<std::string> data_files;       // input data files by merged id
+};
+
+inline void MergeHeader(const proto::BundleHeader& h, const std::string& index_path, MergeState* state) {
+  std::string version;
+  proto::EncodeVersionDef(h.version, &version);
+  state->num_shards += h.num_shards;
+  if (!state->first_header) {
+    state->first_header = h;
+    state->first_version_bytes = version;
+    return;
+  }
+  if (h.endianness != state->first_header->endianness) {
+    throw ArgumentError(ErrorContext(index_path), "endianness " + std::to_string(h.endianness) +
+                                                      " differs from the first input's " +
+                                                      std::to_string(state->first_header->endianness));
+  }
+  if (version != state->first_version_bytes) {
+    throw ArgumentError(ErrorContext(index_path), "version differs from the first input's");
+  }
+}
+
+// Requires: the input's header was merged (num_shards known).
+inline void MergeEntry(const std::string& prefix, int32_t input_shards, const std::string& key,
+                       proto::BundleEntry entry, MergeState* state) {
+  const ErrorContext at = ErrorContext(MetaFilename(prefix)).WithKey(key);
+  const auto it = state->entries.find(key);
+  if (it != state->entries.end()) {
+    proto::BundleEntry& existing = it->second;
+    if (existing.slices.empty() || entry.slices.empty()) {
+      throw ArgumentError(at, "duplicate tensor: the key is in an earlier input too");
+    }
+    if (existing.dtype != entry.dtype || existing.shape.dims != entry.shape.dims) {
+      throw ArgumentError(at, "partitioned tensor's dtype or shape differs from an earlier input's");
+    }
+    existing.slices.insert(existing.slices.end(), entry.slices.begin(), entry.slices.end());
+    return;
+  }
+  const std::string file = DataFilename(prefix, entry.shard_id, input_shards);
+  const auto [id, added] = state->shard_ids.try_emplace(file, static_cast<int32_t>(state->data_files.size()));
+  if (added) state->data_files.push_back(file);
+  entry.shard_id = id->second;
+  state->entries.emplace(key, std::move(entry));
+}
+
+inline void MergeOneBundle(const std::string& prefix, MergeState* state) {
+  const std::string index_path = MetaFilename(prefix);
+  auto table = sstable::Table<core::MappedFile>::Open(core::MappedFile::Open(index_path));
+  std::optional<int32_t> input_shards;
+  const size_t files_before = state->data_files.size();
+  table.ForEach([&](const std::string& key, core::ByteView value, uint64_t offset) {
+    if (key.empty()) {
+      const proto::BundleHeader h = proto::DecodeBundleHeader(value, table.context(), offset);
+      MergeHeader(h, index_path, state);
+      input_shards = h.num_shards;
+      return;
+    }
+    if (!input_shards) throw FormatError(ErrorContext(index_path), "index has no header entry");
+    MergeEntry(prefix, *input_shards, key, proto::DecodeBundleEntry(value, table.context(), offset), state);
+  });
+  if (!input_shards) throw FormatError(ErrorContext(index_path), "index has no header entry");
+  if (state->data_files.size() == files_before) {
+    throw ArgumentError(ErrorContext(index_path), "input contributes no data file to the merge");
+  }
+}
+
+// Moves the first `count` renamed data files back to their input names (best effort).
+inline void UndoDataRenames(const MergeState& state, const std::string& out_prefix, int count) {
+  const int n = static_cast<int>(state.data_files.size());
+  for (int j = 0; j < count; ++j) {
+    std::rename(DataFilename(out_prefix, j, n).c_str(), state.data_files[static_cast<size_t>(j)].c_str());
+  }
+}
+
+// Renames every input data file to its merged name; on failure moves the done ones back.
+inline void RenameDataFiles(const MergeState& state, const std::string& out_prefix) {
+  const int n = static_cast<int>(state.data_files.size());
+  for (const std::string& f : state.data_files) {
+    if (::access(f.c_str(), F_OK) != 0) ThrowIo(f, "data file of a merge input is missing", errno);
+  }
+  for (int i = 0; i < n; ++i) {
+    try {
+      Rename(state.data_files[static_cast<size_t>(i)], DataFilename(out_prefix, i, n));
+    } catch (...) {
+      UndoDataRenames(state, out_prefix, i);
+      throw;
+    }
+  }
+}
+
+inline void WriteIndexDurably(const std::string& path, const std::string& table) {
+  const std::string temp = path + TempSuffix();
+  try {
+    WritableFile f = WritableFile::Create(temp);
+    f.Append(core::ByteView(table));
+    f.SyncAndClose();
+    Rename(temp, path);
+  } catch (...) {
+    RemoveQuietly(temp);
+    throw;
+  }
+}
+
+}  // namespace detail
+
+// Merges the bundles `prefixes` (in this order) into `out_prefix`; see the top of this file.
+// Throws ArgumentError (no inputs, duplicates, mismatched inputs), FormatError, IoError.
+inline void MergeBundles(const std::vector<std::string>& prefixes, const std::string& out_prefix) {
+  if (prefixes.empty()) throw ArgumentError(ErrorContext(out_prefix), "MergeBundles needs at least one input");
+  detail::CreateParentDirectory(out_prefix);
+  detail::MergeState state;
+  for (const std::string& p : prefixes) detail::MergeOneBundle(p, &state);
+  proto::BundleHeader header = *state.first_header;
+  header.num_shards = state.num_shards;
+  const std::string table = detail::BuildIndex(header, state.entries);
+  detail::RenameDataFiles(state, out_prefix);
+  try {
+    detail::WriteIndexDurably(MetaFilename(out_prefix), table);
+  } catch (...) {
+    detail::UndoDataRenames(state, out_prefix, static_cast<int>(state.data_files.size()));
+    throw;
+  }
+  detail::SyncDirectory(detail::ParentDirectory(out_prefix));
+  for (const std::string& p : prefixes) {
+    if (MetaFilename(p) != MetaFilename(out_prefix)) detail::RemoveQuietly(MetaFilename(p));
+  }
+}
+
+}  // namespace warmstart::bundle
