@@ -1,6 +1,7 @@
 // warmstart: the command-line tool (docs/cli.md).
 //
 //   warmstart inspect PATH [flags]    list, print, summarise and verify a checkpoint
+//   warmstart diff A B [--json]       compare two checkpoints tensor by tensor
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its
@@ -15,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_common.hpp"
+#include "diff.hpp"
 #include "inspect.hpp"
 
 #ifndef WARMSTART_VERSION
@@ -45,6 +47,7 @@ int Run(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Exit codes: 0 ok, 1 invalid or corrupt input, 2 usage error. See docs/cli.md.");
   cli::InspectCommand inspect(&app);
+  cli::DiffCommand diff(&app);
 
   RequireKnownCommand(app, argc, argv);
   try {
@@ -55,6 +58,7 @@ int Run(int argc, char** argv) {
     throw cli::UsageError(e.what());
   }
   if (inspect.selected()) return inspect.Run(std::cout, std::cerr);
+  if (diff.selected()) return diff.Run(std::cout, std::cerr);
   throw cli::UsageError("no command given: try 'warmstart --help'");
 }
 
