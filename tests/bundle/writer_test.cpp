@@ -435,3 +435,24 @@ TEST_CASE("merge: refused inputs leave every file where it was", "[writer]") {
   CHECK_THROWS_AS(MergeBundles({(dir / "missing").string()}, (dir / "out").string()), warmstart::NotFoundError);
   CHECK(Listing(dir.path()) == before);
 }
+
+TEST_CASE("writer: Eigen tensors are saved row-major, whatever their layout", "[writer]") {
+  warmstart::test::TempDir dir;
+  const std::string prefix = (dir.path() / "eigen").string();
+  Eigen::Tensor<float, 3, Eigen::RowMajor> rm(2, 3, 4);
+  Eigen::Tensor<float, 3> cm(2, 3, 4);  // ColMajor, Eigen's default
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 4; ++k) rm(i, j, k) = cm(i, j, k) = static_cast<float>(100 * i + 10 * j + k);
+  {
+    warmstart::bundle::BundleWriter w(prefix);
+    w.Add("row_major", rm);
+    w.Add("col_major", cm);
+    w.Finish();
+  }
+  const auto r = warmstart::bundle::BundleReader<>::Open(prefix);
+  const std::vector<float> a = r.Read<float>("row_major"), b = r.Read<float>("col_major");
+  CHECK(r.Get("col_major").shape == warmstart::bundle::TensorShape({2, 3, 4}));
+  CHECK(a == b);
+  CHECK(a[1 * 12 + 2 * 4 + 3] == 123.0f);  // row-major: [i][j][k] at i*12 + j*4 + k
+}

@@ -55,6 +55,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <unsupported/Eigen/CXX11/Tensor>
+
 #include "warmstart/bundle/dtype.hpp"
 #include "warmstart/bundle/naming.hpp"
 #include "warmstart/bundle/ordered_code.hpp"
@@ -240,6 +242,23 @@ class BundleWriter {
     static_assert(std::is_trivially_copyable_v<T>, "element type must be trivially copyable");
     Add(key, DataTypeOf<T>::value, shape,
         core::ByteView(reinterpret_cast<const uint8_t*>(values.data()), values.size() * sizeof(T)));
+  }
+
+  // An Eigen tensor, saved row-major like TF. A RowMajor tensor is written from its own
+  // buffer without a copy; a ColMajor one is reordered first.
+  template <class T, int R, int Layout, class Index>
+  void Add(const std::string& key, const Eigen::Tensor<T, R, Layout, Index>& t) {
+    std::vector<int64_t> dims;
+    for (int i = 0; i < R; ++i) dims.push_back(static_cast<int64_t>(t.dimension(i)));
+    if constexpr ((Layout & Eigen::RowMajor) != 0) {
+      Add(key, DataTypeOf<T>::value, TensorShape(dims),
+          core::ByteView(reinterpret_cast<const uint8_t*>(t.data()), static_cast<size_t>(t.size()) * sizeof(T)));
+    } else {
+      Eigen::array<Index, R> reverse;
+      for (int i = 0; i < R; ++i) reverse[i] = R - 1 - i;
+      const Eigen::Tensor<T, R, Eigen::RowMajor, Index> row_major = t.swap_layout().shuffle(reverse);
+      Add(key, row_major);
+    }
   }
 
   // DT_BOOL from std::vector<bool> (packed bits): one byte 0x00 / 0x01 per element.
