@@ -2,6 +2,9 @@
 //
 //   warmstart inspect PATH [flags]    list, print, summarise and verify a checkpoint
 //   warmstart diff A B [--json]       compare two checkpoints tensor by tensor
+//   warmstart convert SRC DST [--shards N]      rewrite as a V2 bundle
+//   warmstart rename SRC DST --map OLD=NEW...   rename variables
+//   warmstart average DST SRC...                average float tensors
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its
@@ -16,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_common.hpp"
+#include "convert.hpp"
 #include "diff.hpp"
 #include "inspect.hpp"
 
@@ -48,6 +52,9 @@ int Run(int argc, char** argv) {
   app.footer("Exit codes: 0 ok, 1 invalid or corrupt input, 2 usage error. See docs/cli.md.");
   cli::InspectCommand inspect(&app);
   cli::DiffCommand diff(&app);
+  cli::ConvertCommand convert(&app);
+  cli::RenameCommand rename(&app);
+  cli::AverageCommand average(&app);
 
   RequireKnownCommand(app, argc, argv);
   try {
@@ -59,6 +66,9 @@ int Run(int argc, char** argv) {
   }
   if (inspect.selected()) return inspect.Run(std::cout, std::cerr);
   if (diff.selected()) return diff.Run(std::cout, std::cerr);
+  if (convert.selected()) return convert.Run(std::cout, std::cerr);
+  if (rename.selected()) return rename.Run(std::cout, std::cerr);
+  if (average.selected()) return average.Run(std::cout, std::cerr);
   throw cli::UsageError("no command given: try 'warmstart --help'");
 }
 
