@@ -19,9 +19,12 @@
 
 #include <warmstart/warmstart.hpp>
 
+#include "tests/cli/cli_runner.hpp"
 #include "tests/realdata.hpp"
 
 namespace {
+
+using namespace warmstart::test::cli;  // RunCli, RequireCli, Lines, ...
 
 namespace fs = std::filesystem;
 namespace bundle = warmstart::bundle;
@@ -33,62 +36,13 @@ using warmstart::test::TempDir;
 
 // ---- Running the binary (as in diff_test.cpp) ----
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
-fs::path CliPath() { return fs::path(WARMSTART_BINARY_DIR) / "warmstart"; }
 
-bool RequireCli() {
-  std::error_code ec;
-  if (fs::is_regular_file(CliPath(), ec)) return true;
-  WARN("the warmstart CLI is not built (" << CliPath().string() << "); skipping");
-  return false;
-}
 
-Run RunCli(const std::vector<std::string>& args) {
-  TempDir capture;
-  std::string command = ShellQuote(CliPath().string());
-  for (const std::string& a : args) command += " " + ShellQuote(a);
-  command += " >" + ShellQuote((capture / "out").string()) + " 2>" + ShellQuote((capture / "err").string()) +
-             " </dev/null";
-  const int status = std::system(command.c_str());
-  Run r;
-  r.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(capture / "out");
-  r.err = ReadFile(capture / "err");
-  return r;
-}
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
-void RequireOneErrorLine(const Run& r, const std::string& contains) {
-  INFO("stderr: " << r.err);
-  const std::vector<std::string> lines = Lines(r.err);
-  REQUIRE(lines.size() == 1);
-  CHECK(lines[0].rfind("warmstart: error: ", 0) == 0);
-  CHECK(lines[0].find(contains) != std::string::npos);
-}
 
 void RequireOk(const Run& r) {
   INFO("stderr: " << r.err);

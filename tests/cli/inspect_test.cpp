@@ -27,9 +27,12 @@
 #include <warmstart/warmstart.hpp>
 
 #include "examples/cli/numpy_format.hpp"
+#include "tests/cli/cli_runner.hpp"
 #include "tests/realdata.hpp"
 
 namespace {
+
+using namespace warmstart::test::cli;  // RunCli, RequireCli, Lines, ...
 
 namespace fs = std::filesystem;
 namespace bundle = warmstart::bundle;
@@ -41,80 +44,20 @@ using warmstart::test::TempDir;
 
 // ---- Running the binary ----
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void WriteFile(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
-fs::path CliPath() { return fs::path(WARMSTART_BINARY_DIR) / "warmstart"; }
 
-// True when the CLI was built; otherwise WARNs (the test then passes).
-bool RequireCli() {
-  std::error_code ec;
-  if (fs::is_regular_file(CliPath(), ec)) return true;
-  WARN("the warmstart CLI is not built (" << CliPath().string() << "); skipping");
-  return false;
-}
 
-// Runs `warmstart args...` with stdin closed, capturing stdout, stderr and the exit code.
-Run RunCli(const std::vector<std::string>& args) {
-  TempDir capture;
-  std::string command = ShellQuote(CliPath().string());
-  for (const std::string& a : args) command += " " + ShellQuote(a);
-  command += " >" + ShellQuote((capture / "out").string()) + " 2>" + ShellQuote((capture / "err").string()) +
-             " </dev/null";
-  const int status = std::system(command.c_str());
-  Run r;
-  r.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(capture / "out");
-  r.err = ReadFile(capture / "err");
-  return r;
-}
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
-std::vector<std::string> Words(const std::string& line) {
-  std::vector<std::string> words;
-  std::istringstream in(line);
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
 
-bool StartsWith(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
-// An error run: the contract is exactly one stderr line "warmstart: error: ...".
-void RequireOneErrorLine(const Run& r, const std::string& contains) {
-  INFO("stderr: " << r.err);
-  const std::vector<std::string> lines = Lines(r.err);
-  REQUIRE(lines.size() == 1);
-  CHECK(StartsWith(lines[0], "warmstart: error: "));
-  CHECK(lines[0].find(contains) != std::string::npos);
-  CHECK(r.err.back() == '\n');
-}
 
 std::string ShapeText(const json& dims) {
   std::string s = "[";
