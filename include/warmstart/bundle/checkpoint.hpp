@@ -7,6 +7,8 @@
 //   2. PREFIX.index, or any PREFIX.data-NNNNN-of-NNNNN of a bundle
 //   3. a prefix P with P.index present (V2)
 //   4. a single-file V1 checkpoint (an sstable of SavedTensorSlices)
+//   5. a prefix whose overwrite was interrupted: the previous bundle the writer preserved
+//      (PREFIX.previous.tempstate<R>, see writer.hpp), with a note
 //
 // Where we are more lenient than TensorFlow (documented in docs/format.md):
 //   - a state file path that does not exist, but whose base name does exist in the
@@ -63,6 +65,7 @@ inline std::vector<std::string> BundlesIn(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     const std::string suffix = ".index";
+    if (name.find(".tempstate") != std::string::npos) continue;  // debris, or a preserved previous bundle
     if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       out.push_back((fs::path(dir) / name.substr(0, name.size() - suffix.size())).string());
     }
@@ -95,10 +98,22 @@ inline std::string JoinNames(const std::vector<std::string>& v) {
   return s;
 }
 
+// PREFIX.index is missing but an interrupted overwrite preserved the old bundle
+// (writer.hpp, PublishBundle): that one, with a note.
+inline std::optional<ResolvedCheckpoint> ResolvePreserved(const std::string& prefix) {
+  const std::vector<std::string> preserved = PreservedPreviousBundles(prefix);
+  if (preserved.empty()) return std::nullopt;
+  return ResolvedCheckpoint{preserved.front(), Format::kV2,
+                            {"'" + MetaFilename(prefix) + "' is missing: an overwrite of '" + prefix +
+                             "' was interrupted; opened the previous bundle it preserved, '" + preserved.front() +
+                             "' (bundle::RecoverPreviousBundle moves it back)"}};
+}
+
 // A prefix (or V1 file) named by a state file: as written, else its base name here.
 inline std::optional<ResolvedCheckpoint> ResolveListed(const std::string& listed, const std::string& dir) {
   if (IsFile(MetaFilename(listed))) return ResolvedCheckpoint{listed, Format::kV2, {}};
   if (IsFile(listed)) return ResolvedCheckpoint{listed, Format::kV1, {}};
+  if (std::optional<ResolvedCheckpoint> r = ResolvePreserved(listed)) return r;
   const std::string local = (fs::path(dir) / fs::path(listed).filename()).string();
   if (local != listed && (IsFile(MetaFilename(local)) || IsFile(local))) {
     ResolvedCheckpoint r{local, IsFile(MetaFilename(local)) ? Format::kV2 : Format::kV1, {}};
@@ -176,6 +191,7 @@ inline ResolvedCheckpoint ResolveCheckpoint(const std::string& path) {
   }
   if (detail::IsFile(MetaFilename(path))) return ResolvedCheckpoint{path, Format::kV2, {}};
   if (detail::IsFile(path)) return ResolvedCheckpoint{path, Format::kV1, {}};
+  if (std::optional<ResolvedCheckpoint> r = detail::ResolvePreserved(path)) return std::move(*r);
   throw NotFoundError(ErrorContext(path), "no checkpoint here: neither '" + MetaFilename(path) +
                                               "' nor a file or directory of this name exists");
 }

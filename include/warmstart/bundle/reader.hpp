@@ -320,6 +320,9 @@ class BundleReader {
     const ErrorContext& ctx = table.context();
     bool first = true;
     ErrorContext keyed = ctx;  // one context for all entries: assigning a key reuses its buffer
+    // Growing the vector entry by entry touches fresh memory at every doubling, a large
+    // part of listing a million entries; reserve what the table's restart points suggest.
+    entries_.reserve(static_cast<size_t>(std::min<uint64_t>(table.EntryCountHint(), uint64_t{1} << 22)));
     table.ForEach([&](const std::string& key, core::ByteView value, uint64_t offset) {
       if (first) {
         ReadHeader(key, value, offset, ctx);
@@ -331,7 +334,7 @@ class BundleReader {
     });
     if (first) throw FormatError(ctx, "index has no entries: the header entry is missing");
     for (const std::string& w : table.warnings()) warnings_.push_back(w);
-    Finalize();
+    Finalize(/*sorted=*/true);  // Table::ForEach refuses keys out of order
   }
 
   void ReadHeader(const std::string& key, core::ByteView value, uint64_t offset, const ErrorContext& ctx) {
@@ -438,11 +441,13 @@ class BundleReader {
   }
 
   // After all entries are in: sort (V1 input may be unsorted), link slices, hide them.
-  void Finalize() {
+  // `sorted`: the entries arrived in ascending key order (a V2 index); V1 input may not.
+  void Finalize(bool sorted = false) {
     auto by_name = [](const Entry& a, const Entry& b) { return a.name < b.name; };
-    // A V2 index is sorted already (Table::ForEach checks it); V1 input may not be.
-    if (!std::is_sorted(entries_.begin(), entries_.end(), by_name)) std::sort(entries_.begin(), entries_.end(), by_name);
-    if (!std::is_sorted(slice_entries_.begin(), slice_entries_.end(), by_name)) {
+    if (!sorted && !std::is_sorted(entries_.begin(), entries_.end(), by_name)) {
+      std::sort(entries_.begin(), entries_.end(), by_name);
+    }
+    if (!sorted && !std::is_sorted(slice_entries_.begin(), slice_entries_.end(), by_name)) {
       std::sort(slice_entries_.begin(), slice_entries_.end(), by_name);
     }
     std::vector<bool> referenced(slice_entries_.size(), false);

@@ -15,6 +15,8 @@
 //                 through sstable::TableBuilder; fsync; rename data, then index, to their
 //                 final names; fsync the directory. Once PREFIX.index exists the data is
 //                 complete. On any failure every file this writer made is removed.
+//                 Replacing an existing bundle keeps the old one whole until the new one
+//                 is in place (PublishBundle, below).
 //   destruction   without a successful Finish removes the temporary data file.
 //
 // Payloads (spec 6.2, 6.3): fixed-size dtypes are the little-endian element bytes;
@@ -33,6 +35,9 @@
 // Deviations from TF, neither visible in the result: everything is checked before the first
 // rename (a failed rename moves the earlier ones back), and the index is written to a
 // temporary name, fsynced and renamed, so a crash cannot leave a truncated PREFIX.index.
+// Both BundleWriter::Finish and MergeBundles publish through PublishBundle, which also
+// protects a bundle that already exists under PREFIX (see there): a kill never leaves the
+// old index paired with new data.
 // An input that contributes no entry is refused: TF would count its shards in the header
 // without renaming a data file for it (spec 1.3, last consequence).
 #pragma once
@@ -53,6 +58,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <unsupported/Eigen/CXX11/Tensor>
@@ -166,6 +172,128 @@ inline std::string TempSuffix() {
     return (static_cast<uint64_t>(device()) << 32) ^ device();
   }());
   return ".tempstate" + std::to_string(rng());
+}
+
+// Durably gives `from`'s contents a second name `to` in the same directory: a hard link,
+// or a copy (fsynced) where the file system has none.
+inline void LinkOrCopy(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0) return;
+  const int link_err = errno;
+  if (link_err != EPERM && link_err != ENOTSUP && link_err != EOPNOTSUPP && link_err != EMLINK) {
+    ThrowIo(to, "cannot link " + from + " to this name", link_err);
+  }
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, ec);
+  if (ec) throw IoError(ErrorContext(to), "cannot copy " + from + " to this name: " + ec.message());
+  const int fd = ::open(to.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    RemoveQuietly(to);
+    ThrowIo(to, "cannot fsync the copy of " + from, err);
+  }
+  ::close(fd);
+}
+
+inline bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+inline bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The file name of `path` with `prefix` replaced by `other` (path starts with prefix).
+inline std::string Reprefix(const std::string& path, const std::string& prefix, const std::string& other) {
+  return other + path.substr(prefix.size());
+}
+
+// Removes every file an overwrite of `prefix` preserved: PREFIX.previous.tempstate<R>.*.
+inline void RemovePreserved(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  const fs::path p(prefix);
+  const std::string head = p.filename().string() + PreviousTag();
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::vector<fs::path> victims;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().compare(0, head.size(), head) == 0) victims.push_back(it->path());
+  }
+  for (const fs::path& v : victims) RemoveQuietly(v.string());
+}
+
+// How a new bundle's data files reach their final names, and how that is undone.
+struct DataMove {
+  std::string from;  // temporary name (BundleWriter) or a merge input's data file
+  std::string to;    // DataFilename(PREFIX, i, n)
+};
+enum class UndoMoves { kRemove, kMoveBack };
+
+// Puts a new bundle in place under `prefix`: its data files `moves` (all present) and its
+// complete, fsynced index at `index_temp`. TensorFlow's order: data files, then the index,
+// so that PREFIX.index only ever names complete data. When PREFIX.index already exists
+// (an overwrite) that order alone would pair the old index with new data after a kill, so:
+//   1. every PREFIX.data-*-of-* gets a second name B.data-*-of-*, where
+//      B = PREFIX.previous.tempstate<R> (hard links; copies where links are impossible),
+//      then the directory is fsynced;
+//   2. PREFIX.index is renamed to B.index: PREFIX is now absent and B is the old bundle,
+//      complete (Checkpoint::Open falls back to it; RecoverPreviousBundle moves it back);
+//   3. data files, then the index, are renamed into place; the directory is fsynced;
+//   4. B and the old data files the new bundle did not replace are removed.
+// A kill at any moment leaves PREFIX old, absent with B complete, or new. On an error the
+// directory is put back as it was (the new data files removed or moved back per `undo`)
+// and the error rethrown.
+inline void PublishBundle(const std::string& prefix, const std::vector<DataMove>& moves,
+                          const std::string& index_temp, UndoMoves undo) {
+  const std::string dir = ParentDirectory(prefix);
+  const std::string index_final = MetaFilename(prefix);
+  const bool overwrite = IsRegularFile(index_final);
+  const std::vector<std::string> old_data = overwrite ? DataFilesOf(prefix) : std::vector<std::string>{};
+  const std::string previous = prefix + PreviousTag() + TempSuffix().substr(std::strlen(".tempstate"));
+  std::vector<std::string> linked;
+  bool index_moved = false;
+  size_t moved = 0;
+  try {
+    if (overwrite) {
+      for (const std::string& f : old_data) {
+        LinkOrCopy(f, Reprefix(f, prefix, previous));
+        linked.push_back(f);
+      }
+      SyncDirectory(dir);
+      Rename(index_final, MetaFilename(previous));
+      index_moved = true;
+    }
+    for (const DataMove& m : moves) {
+      Rename(m.from, m.to);
+      ++moved;
+    }
+    Rename(index_temp, index_final);
+  } catch (...) {
+    for (size_t i = 0; i < moved; ++i) {
+      if (undo == UndoMoves::kMoveBack) {
+        std::rename(moves[i].to.c_str(), moves[i].from.c_str());
+      } else {
+        RemoveQuietly(moves[i].to);
+      }
+    }
+    for (const std::string& f : linked) {
+      if (index_moved) {
+        std::rename(Reprefix(f, prefix, previous).c_str(), f.c_str());
+      } else {
+        RemoveQuietly(Reprefix(f, prefix, previous));
+      }
+    }
+    if (index_moved) std::rename(MetaFilename(previous).c_str(), index_final.c_str());
+    RemoveQuietly(index_temp);
+    throw;
+  }
+  SyncDirectory(dir);
+  // The new bundle is in place: what remains of the old one (and of any earlier
+  // interrupted overwrite) is debris.
+  for (const std::string& f : old_data) {
+    const bool replaced = std::any_of(moves.begin(), moves.end(), [&](const DataMove& m) { return m.to == f; });
+    if (!replaced) RemoveQuietly(f);
+  }
+  RemovePreserved(prefix);
 }
 
 // The header every single-writer bundle carries: 08 01 1a 02 08 01.
@@ -319,21 +447,22 @@ class BundleWriter {
     const std::string data_temp = data_.path();
     const std::string data_final = DataFilename(prefix_, 0, 1);
     const std::string index_temp = MetaFilename(prefix_) + detail::TempSuffix();
-    bool data_renamed = false;
     try {
       if (broken_) throw IoError(ErrorContext(data_temp), "an earlier write to the data file failed");
       data_.SyncAndClose();
       WriteIndex(index_temp);
-      detail::Rename(data_temp, data_final);
-      data_renamed = true;
-      detail::Rename(index_temp, MetaFilename(prefix_));
     } catch (...) {
       data_ = detail::WritableFile();
-      detail::RemoveQuietly(data_renamed ? data_final : data_temp);
+      detail::RemoveQuietly(data_temp);
       detail::RemoveQuietly(index_temp);
       throw;
     }
-    detail::SyncDirectory(detail::ParentDirectory(prefix_));
+    try {
+      detail::PublishBundle(prefix_, {{data_temp, data_final}}, index_temp, detail::UndoMoves::kRemove);
+    } catch (...) {
+      detail::RemoveQuietly(data_temp);  // when the failure came before its rename
+      throw;
+    }
   }
 
  private:
@@ -504,44 +633,46 @@ inline void MergeOneBundle(const std::string& prefix, MergeState* state) {
   }
 }
 
-// Moves the first `count` renamed data files back to their input names (best effort).
-inline void UndoDataRenames(const MergeState& state, const std::string& out_prefix, int count) {
+// The data files of the merge, from their input names to their merged names; all must exist.
+inline std::vector<DataMove> MergeMoves(const MergeState& state, const std::string& out_prefix) {
   const int n = static_cast<int>(state.data_files.size());
-  for (int j = 0; j < count; ++j) {
-    std::rename(DataFilename(out_prefix, j, n).c_str(), state.data_files[static_cast<size_t>(j)].c_str());
-  }
-}
-
-// Renames every input data file to its merged name; on failure moves the done ones back.
-inline void RenameDataFiles(const MergeState& state, const std::string& out_prefix) {
-  const int n = static_cast<int>(state.data_files.size());
-  for (const std::string& f : state.data_files) {
-    if (::access(f.c_str(), F_OK) != 0) ThrowIo(f, "data file of a merge input is missing", errno);
-  }
+  std::vector<DataMove> moves;
   for (int i = 0; i < n; ++i) {
-    try {
-      Rename(state.data_files[static_cast<size_t>(i)], DataFilename(out_prefix, i, n));
-    } catch (...) {
-      UndoDataRenames(state, out_prefix, i);
-      throw;
-    }
+    const std::string& f = state.data_files[static_cast<size_t>(i)];
+    if (::access(f.c_str(), F_OK) != 0) ThrowIo(f, "data file of a merge input is missing", errno);
+    moves.push_back(DataMove{f, DataFilename(out_prefix, i, n)});
   }
+  return moves;
 }
 
-inline void WriteIndexDurably(const std::string& path, const std::string& table) {
-  const std::string temp = path + TempSuffix();
+inline void WriteSyncedFile(const std::string& path, const std::string& bytes) {
   try {
-    WritableFile f = WritableFile::Create(temp);
-    f.Append(core::ByteView(table));
+    WritableFile f = WritableFile::Create(path);
+    f.Append(core::ByteView(bytes));
     f.SyncAndClose();
-    Rename(temp, path);
   } catch (...) {
-    RemoveQuietly(temp);
+    RemoveQuietly(path);
     throw;
   }
 }
 
 }  // namespace detail
+
+// After a kill in the middle of an overwrite (PREFIX.index absent, a preserved
+// PREFIX.previous.tempstate<R> complete): moves the newest preserved bundle back under
+// PREFIX and returns true. Returns false, changing nothing, when PREFIX.index exists or
+// nothing was preserved. Throws IoError when a rename fails.
+inline bool RecoverPreviousBundle(const std::string& prefix) {
+  if (detail::IsRegularFile(MetaFilename(prefix))) return false;
+  const std::vector<std::string> preserved = PreservedPreviousBundles(prefix);
+  if (preserved.empty()) return false;
+  const std::string& previous = preserved.front();
+  for (const std::string& f : detail::DataFilesOf(previous)) detail::Rename(f, detail::Reprefix(f, previous, prefix));
+  detail::Rename(MetaFilename(previous), MetaFilename(prefix));
+  detail::SyncDirectory(detail::ParentDirectory(prefix));
+  detail::RemovePreserved(prefix);
+  return true;
+}
 
 // Merges the bundles `prefixes` (in this order) into `out_prefix`; see the top of this file.
 // Throws ArgumentError (no inputs, duplicates, mismatched inputs), FormatError, IoError.
@@ -553,14 +684,10 @@ inline void MergeBundles(const std::vector<std::string>& prefixes, const std::st
   proto::BundleHeader header = *state.first_header;
   header.num_shards = state.num_shards;
   const std::string table = detail::BuildIndex(header, state.entries);
-  detail::RenameDataFiles(state, out_prefix);
-  try {
-    detail::WriteIndexDurably(MetaFilename(out_prefix), table);
-  } catch (...) {
-    detail::UndoDataRenames(state, out_prefix, static_cast<int>(state.data_files.size()));
-    throw;
-  }
-  detail::SyncDirectory(detail::ParentDirectory(out_prefix));
+  const std::vector<detail::DataMove> moves = detail::MergeMoves(state, out_prefix);
+  const std::string index_temp = MetaFilename(out_prefix) + detail::TempSuffix();
+  detail::WriteSyncedFile(index_temp, table);
+  detail::PublishBundle(out_prefix, moves, index_temp, detail::UndoMoves::kMoveBack);
   for (const std::string& p : prefixes) {
     if (MetaFilename(p) != MetaFilename(out_prefix)) detail::RemoveQuietly(MetaFilename(p));
   }

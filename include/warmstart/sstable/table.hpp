@@ -9,6 +9,7 @@
 // iteration is unaffected) are collected as warnings.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -41,6 +42,23 @@ class Table {
   const Footer& footer() const { return footer_; }
   const std::vector<IndexEntry>& index() const { return index_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
+
+  // A guess at the number of entries, for reserving memory, from the restart counts at
+  // the ends of the uncompressed data blocks: TF's writers put a restart point every 16
+  // entries. Unverified (blocks are checked when read) and bounded by what the bytes can
+  // hold (an entry takes at least 3 bytes), so a hostile file cannot inflate it.
+  uint64_t EntryCountHint() const {
+    const ByteView bytes = file_.bytes();
+    uint64_t hint = 0;
+    for (const IndexEntry& e : index_) {
+      if (e.handle.size < 4 || !bytes.Contains(e.handle.offset, e.handle.size + kBlockTrailerSize)) continue;
+      const uint8_t* end = bytes.data() + e.handle.offset + e.handle.size;
+      if (end[0] != kNoCompression) continue;
+      const uint64_t restarts = core::DecodeFixed32(end - 4);
+      hint += std::min<uint64_t>(16 * restarts, e.handle.size / 3);
+    }
+    return hint;
+  }
 
   // Calls fn(const std::string& key, ByteView value, uint64_t value_offset) for every
   // entry in key order, reading (and verifying) each data block once.
