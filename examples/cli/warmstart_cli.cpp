@@ -5,6 +5,8 @@
 //   warmstart convert SRC DST [--shards N]      rewrite as a V2 bundle
 //   warmstart rename SRC DST --map OLD=NEW...   rename variables
 //   warmstart average DST SRC...                average float tensors
+//   warmstart export SRC OUT [--format safetensors|npz]   to safetensors / .npz
+//   warmstart import IN DST [--shards N]        from safetensors / .npz to a V2 bundle
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its
@@ -21,6 +23,7 @@
 #include "cli_common.hpp"
 #include "convert.hpp"
 #include "diff.hpp"
+#include "export.hpp"
 #include "inspect.hpp"
 
 #ifndef WARMSTART_VERSION
@@ -55,6 +58,8 @@ int Run(int argc, char** argv) {
   cli::ConvertCommand convert(&app);
   cli::RenameCommand rename(&app);
   cli::AverageCommand average(&app);
+  cli::ExportCommand export_command(&app);
+  cli::ImportCommand import_command(&app);
 
   RequireKnownCommand(app, argc, argv);
   try {
@@ -69,6 +74,8 @@ int Run(int argc, char** argv) {
   if (convert.selected()) return convert.Run(std::cout, std::cerr);
   if (rename.selected()) return rename.Run(std::cout, std::cerr);
   if (average.selected()) return average.Run(std::cout, std::cerr);
+  if (export_command.selected()) return export_command.Run(std::cout, std::cerr);
+  if (import_command.selected()) return import_command.Run(std::cout, std::cerr);
   throw cli::UsageError("no command given: try 'warmstart --help'");
 }
 
