@@ -28,6 +28,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <warmstart/core/edit_distance.hpp>
 #include <warmstart/bundle/checkpoint.hpp>
 #include <warmstart/bundle/object_graph.hpp>
 
@@ -235,22 +236,6 @@ inline void PrintTensor(const Checkpoint& c, const Entry& e, const PrintOptions&
   if (!read) out << "<" << bundle::DataTypeName(e.dtype) << ": warmstart cannot read this dtype>\n";
 }
 
-// Levenshtein distance, for "did you mean".
-inline size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // A listed name close to `name`: a TF2 key whose object path it is, else the nearest
 // name within a third of its length.
 inline std::optional<std::string> Suggest(const Checkpoint& c, const std::string& name) {
@@ -261,7 +246,7 @@ inline std::optional<std::string> Suggest(const Checkpoint& c, const std::string
     if (e.name.compare(0, attribute.size(), attribute) == 0) return e.name;
     const size_t length_gap = e.name.size() > name.size() ? e.name.size() - name.size() : name.size() - e.name.size();
     if (length_gap >= best_distance) continue;  // the distance is at least the gap
-    const size_t d = EditDistance(name, e.name);
+    const size_t d = core::EditDistance(name, e.name);
     if (d < best_distance) {
       best = &e;
       best_distance = d;

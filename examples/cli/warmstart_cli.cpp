@@ -7,6 +7,7 @@
 //   warmstart average DST SRC...                average float tensors
 //   warmstart export SRC OUT [--format safetensors|npz]   to safetensors / .npz
 //   warmstart import IN DST [--shards N]        from safetensors / .npz to a V2 bundle
+//   warmstart config get|set|json|check ...     read, edit and check a pipeline.config
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its
@@ -21,6 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_common.hpp"
+#include "config.hpp"
 #include "convert.hpp"
 #include "diff.hpp"
 #include "export.hpp"
@@ -60,6 +62,7 @@ int Run(int argc, char** argv) {
   cli::AverageCommand average(&app);
   cli::ExportCommand export_command(&app);
   cli::ImportCommand import_command(&app);
+  cli::ConfigCommand config(&app);
 
   RequireKnownCommand(app, argc, argv);
   try {
@@ -76,6 +79,7 @@ int Run(int argc, char** argv) {
   if (average.selected()) return average.Run(std::cout, std::cerr);
   if (export_command.selected()) return export_command.Run(std::cout, std::cerr);
   if (import_command.selected()) return import_command.Run(std::cout, std::cerr);
+  if (config.selected()) return config.Run(std::cout, std::cerr);
   throw cli::UsageError("no command given: try 'warmstart --help'");
 }
 

@@ -8,6 +8,7 @@
 #include "warmstart/core/crc32c.hpp"
 #include "warmstart/core/file.hpp"
 #include "warmstart/core/snappy.hpp"
+#include "warmstart/core/edit_distance.hpp"
 
 #include "warmstart/sstable/format.hpp"
 #include "warmstart/sstable/block.hpp"
@@ -30,3 +31,16 @@
 #include "warmstart/bundle/checkpoint_state.hpp"
 #include "warmstart/bundle/object_graph.hpp"
 #include "warmstart/bundle/checkpoint.hpp"
+#include "warmstart/bundle/checkpoint_manager.hpp"
+
+#include "warmstart/interop/tensor_source.hpp"
+#include "warmstart/interop/zip.hpp"
+#include "warmstart/interop/npy.hpp"
+#include "warmstart/interop/safetensors.hpp"
+
+#include "warmstart/config/text_lexer.hpp"
+#include "warmstart/config/text_format.hpp"
+#include "warmstart/config/text_json.hpp"
+#include "warmstart/config/schema.hpp"
+#include "warmstart/config/pipeline.hpp"
+#include "warmstart/config/label_map.hpp"

@@ -1,0 +1,772 @@
+// A declarative schema for the parts of pipeline.config that warmstart models, and the
+// validation that walks a schema-free Message tree (text_format.hpp) against it.
+//
+// Each modelled message lists its fields as protobuf declares them in
+// tensorflow/models research/object_detection/protos/*.proto (proto2):
+//
+//   name               field number   type (int32 ... enum, message)   repeated?
+//   proto default      deprecated?    oneof group (when in one)
+//
+// A message is either fully modelled (every field of the current .proto is listed, so an
+// unknown name is an error, as in text_format.Merge) or partially modelled (the fields we
+// read are listed and type-checked; other names are kept without a word). docs/config-fields.md
+// lists which is which.
+//
+// What validation does, mirroring Python's text_format.Merge that the OD API uses:
+//
+//   unknown field in a fully modelled message   FormatError at the name, with a suggestion
+//   value of the wrong type / unknown enum name FormatError at the value
+//   singular field written twice                Merge keeps the last one: a Diagnostic
+//                                               (a FormatError with ValidateOptions::strict)
+//   two members of one oneof                    Merge keeps the last one: same treatment
+//   singular message written twice              Merge merges them: same treatment
+//
+// Occurrences of one singular message are validated together (Merge merges them first), so
+// `train_config { batch_size: 1 } train_config { batch_size: 2 }` is a duplicate too.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "warmstart/core/edit_distance.hpp"
+#include "warmstart/config/text_format.hpp"
+#include "warmstart/error.hpp"
+
+namespace warmstart::config {
+
+enum class FieldType { kInt32, kUInt32, kInt64, kUInt64, kFloat, kDouble, kBool, kString, kEnum, kMessage };
+
+inline const char* FieldTypeName(FieldType t) {
+  switch (t) {
+    case FieldType::kInt32: return "int32";
+    case FieldType::kUInt32: return "uint32";
+    case FieldType::kInt64: return "int64";
+    case FieldType::kUInt64: return "uint64";
+    case FieldType::kFloat: return "float";
+    case FieldType::kDouble: return "double";
+    case FieldType::kBool: return "bool";
+    case FieldType::kString: return "string";
+    case FieldType::kEnum: return "enum";
+    case FieldType::kMessage: return "message";
+  }
+  return "?";
+}
+
+// An enum type: its full name and (name, number) values in declaration order.
+struct EnumSchema {
+  std::string full_name;
+  std::vector<std::pair<std::string, int>> values;
+
+  bool Has(std::string_view name) const {
+    return std::any_of(values.begin(), values.end(), [&](const auto& v) { return v.first == name; });
+  }
+  const std::string* NameOf(int64_t number) const {
+    for (const auto& v : values) {
+      if (v.second == number) return &v.first;
+    }
+    return nullptr;
+  }
+};
+
+struct FieldSchema {
+  std::string name;
+  int number = 0;
+  FieldType type = FieldType::kInt32;
+  bool repeated = false;
+  // The proto default as text format writes it ("32", "0.9999", "true", "V1"); empty for
+  // "no explicit default" (then 0, false, "", the first enum value or an empty message).
+  std::string default_value;
+  bool deprecated = false;
+  std::string oneof;          // the oneof group, empty when none
+  std::string type_name;      // kMessage: the message's full name ("" = contents unchecked)
+  const EnumSchema* enum_type = nullptr;  // kEnum
+
+  FieldSchema& Repeated() { repeated = true; return *this; }
+  FieldSchema& Deprecated() { deprecated = true; return *this; }
+  FieldSchema& Oneof(std::string group) { oneof = std::move(group); return *this; }
+
+  bool is_message() const { return type == FieldType::kMessage; }
+  // "uint32", "enum object_detection.protos.CheckpointVersion", "message object_detection.protos.Optimizer".
+  std::string TypeDescription() const {
+    if (type == FieldType::kEnum) return "enum " + enum_type->full_name;
+    if (type == FieldType::kMessage) return "message " + (type_name.empty() ? std::string("(any)") : type_name);
+    return FieldTypeName(type);
+  }
+  // The value a reader sees when the field is absent: the explicit default, else the type's zero.
+  std::string EffectiveDefault() const {
+    if (!default_value.empty() || type == FieldType::kString) return default_value;
+    switch (type) {
+      case FieldType::kBool: return "false";
+      case FieldType::kEnum: return enum_type->values.front().first;
+      case FieldType::kFloat:
+      case FieldType::kDouble: return "0.0";
+      default: return "0";
+    }
+  }
+};
+
+enum class Modelled { kFully, kPartially };
+
+struct MessageSchema {
+  std::string full_name;  // "object_detection.protos.TrainConfig"
+  Modelled modelled = Modelled::kFully;
+  std::vector<FieldSchema> fields;
+  bool allows_extensions = false;  // `extensions N to M;`: "[ext.name]" fields are accepted
+
+  bool fully_modelled() const { return modelled == Modelled::kFully; }
+  const FieldSchema* Find(std::string_view name) const {
+    for (const FieldSchema& f : fields) {
+      if (f.name == name) return &f;
+    }
+    return nullptr;
+  }
+};
+
+// A note from validation that text_format.Merge would not raise: the input is accepted, but
+// a value in it is ignored (or merged). `file:line:col: message` via ToString().
+struct Diagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+
+  std::string ToString() const {
+    return (file.empty() ? std::string() : file + ":") + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+  }
+};
+
+struct ValidateOptions {
+  // Turn every Diagnostic into a FormatError (what `warmstart config check` uses).
+  bool strict = false;
+};
+
+// A set of message and enum schemas, looked up by full name.
+class SchemaRegistry {
+ public:
+  SchemaRegistry() = default;
+  SchemaRegistry(const SchemaRegistry&) = delete;
+  SchemaRegistry& operator=(const SchemaRegistry&) = delete;
+
+  const EnumSchema* AddEnum(EnumSchema e) {
+    auto owned = std::make_unique<EnumSchema>(std::move(e));
+    const EnumSchema* p = owned.get();
+    enums_[p->full_name] = std::move(owned);
+    return p;
+  }
+  const MessageSchema& AddMessage(MessageSchema m) {
+    auto owned = std::make_unique<MessageSchema>(std::move(m));
+    const MessageSchema& r = *owned;
+    messages_[r.full_name] = std::move(owned);
+    return r;
+  }
+  // nullptr when not modelled.
+  const MessageSchema* FindMessage(std::string_view full_name) const {
+    const auto it = messages_.find(std::string(full_name));
+    return it == messages_.end() ? nullptr : it->second.get();
+  }
+  const EnumSchema* FindEnum(std::string_view full_name) const {
+    const auto it = enums_.find(std::string(full_name));
+    return it == enums_.end() ? nullptr : it->second.get();
+  }
+  // Requires: the message is in the registry (else ArgumentError).
+  const MessageSchema& Message(std::string_view full_name) const {
+    const MessageSchema* m = FindMessage(full_name);
+    if (m == nullptr) throw ArgumentError("no schema for message type \"" + std::string(full_name) + "\"");
+    return *m;
+  }
+  const std::map<std::string, std::unique_ptr<MessageSchema>>& messages() const { return messages_; }
+
+ private:
+  std::map<std::string, std::unique_ptr<MessageSchema>> messages_;
+  std::map<std::string, std::unique_ptr<EnumSchema>> enums_;
+};
+
+// ---- suggestions ----------------------------------------------------------------------
+
+namespace detail {
+
+using core::EditDistance;
+
+inline std::string Folded(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (c != '_') out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
+// The closest candidate within a third of the name's length (at least 1, at most 3 edits),
+// or "" when none is that close. On a tie, one that differs only in case and '_' wins
+// (RELU6 -> RELU_6, not RELU).
+inline std::string ClosestName(std::string_view name, const std::vector<std::string>& candidates) {
+  const size_t limit = std::min<size_t>(3, std::max<size_t>(1, name.size() / 3));
+  std::string best;
+  size_t best_score = 2 * limit + 2;
+  for (const std::string& c : candidates) {
+    const size_t d = EditDistance(name, c);
+    if (d > limit) continue;
+    const size_t score = 2 * d + (Folded(name) == Folded(c) ? 0 : 1);
+    if (score < best_score) {
+      best_score = score;
+      best = c;
+    }
+  }
+  return best;
+}
+
+inline std::string Suggestion(std::string_view name, const std::vector<std::string>& candidates) {
+  const std::string best = ClosestName(name, candidates);
+  return best.empty() ? std::string() : "; did you mean '" + best + "'?";
+}
+
+}  // namespace detail
+
+// ---- validation -----------------------------------------------------------------------
+
+namespace detail {
+
+class Validator {
+ public:
+  Validator(const SchemaRegistry& registry, const ValidateOptions& options) : registry_(registry), options_(options) {}
+
+  // `occurrences`: every occurrence of one message (Merge merges them), in file order.
+  void Walk(const std::vector<const Message*>& occurrences, const MessageSchema& schema) {
+    std::map<std::string, std::vector<const Field*>> by_name;
+    std::vector<std::string> order;
+    for (const Message* m : occurrences) {
+      for (const Field& f : m->fields()) {
+        const FieldSchema* fs = schema.Find(f.name);
+        if (fs == nullptr) {
+          CheckUnknown(f, schema);
+          continue;
+        }
+        if (by_name.count(f.name) == 0) order.push_back(f.name);
+        by_name[f.name].push_back(&f);
+      }
+    }
+    CheckOneofs(occurrences, schema);
+    for (const std::string& name : order) CheckField(*schema.Find(name), by_name[name]);
+  }
+
+  std::vector<Diagnostic> TakeDiagnostics() { return std::move(diagnostics_); }
+
+ private:
+  void CheckUnknown(const Field& f, const MessageSchema& schema) {
+    if (!schema.fully_modelled()) return;
+    if (!f.name.empty() && f.name[0] == '[' && schema.allows_extensions) return;
+    std::vector<std::string> names;
+    for (const FieldSchema& fs : schema.fields) names.push_back(fs.name);
+    FailAt(f.value.file(), f.position, "message type \"" + schema.full_name + "\" has no field named \"" + f.name +
+                                           "\"" + Suggestion(f.name, names));
+  }
+
+  // Merge: setting a second member of a oneof clears the first.
+  void CheckOneofs(const std::vector<const Message*>& occurrences, const MessageSchema& schema) {
+    std::map<std::string, const Field*> first_member;
+    for (const Message* m : occurrences) {
+      for (const Field& f : m->fields()) {
+        const FieldSchema* fs = schema.Find(f.name);
+        if (fs == nullptr || fs->oneof.empty()) continue;
+        auto [it, inserted] = first_member.emplace(fs->oneof, &f);
+        if (!inserted && it->second->name != f.name) {
+          Note(f.value.file(), f.position,
+               "field '" + f.name + "' and field '" + it->second->name + "' (line " +
+                   std::to_string(it->second->position.line) + ") are members of oneof '" + fs->oneof + "' of " +
+                   schema.full_name + "; TensorFlow's text_format.Merge keeps the last one");
+          it->second = &f;
+        }
+      }
+    }
+  }
+
+  void CheckField(const FieldSchema& fs, const std::vector<const Field*>& fields) {
+    if (!fs.repeated && fields.size() > 1) {
+      for (size_t i = 1; i < fields.size(); ++i) {
+        const std::string kind = fs.is_message() ? "non-repeated message field '" : "non-repeated field '";
+        const std::string what = fs.is_message() ? "merges the occurrences" : "keeps the last one";
+        Note(fields[i]->value.file(), fields[i]->position,
+             kind + fs.name + "' is specified multiple times; TensorFlow's text_format.Merge " + what);
+      }
+    }
+    for (const Field* f : fields) CheckValue(fs, *f);
+    if (!fs.is_message() || fs.type_name.empty()) return;
+    const MessageSchema* sub = registry_.FindMessage(fs.type_name);
+    if (sub == nullptr) return;
+    if (fs.repeated) {
+      for (const Field* f : fields) Walk({&f->value.message()}, *sub);
+    } else {
+      std::vector<const Message*> merged;
+      for (const Field* f : fields) merged.push_back(&f->value.message());
+      Walk(merged, *sub);
+    }
+  }
+
+  void CheckValue(const FieldSchema& fs, const Field& f) {
+    const Value& v = f.value;
+    const std::string prefix = "field \"" + fs.name + "\"" +
+                               (fs.type == FieldType::kEnum ? std::string() : " (" + fs.TypeDescription() + ")") + ": ";
+    if (fs.is_message()) {
+      if (!v.is_message()) {
+        FailAt(v.file(), v.position(), prefix + "expected a message '{ ... }', found " + ValueKindName(v.kind()) + " " + v.ToText());
+      }
+      return;
+    }
+    if (v.is_message()) FailAt(v.file(), v.position(), prefix + "expected a scalar value, found a message");
+    try {
+      CheckScalar(fs, v);
+    } catch (const FormatError& e) {
+      throw FormatError(e.context(), prefix + e.reason());
+    }
+  }
+
+  static void CheckScalar(const FieldSchema& fs, const Value& v) {
+    switch (fs.type) {
+      case FieldType::kInt32: CheckRange(v, v.AsInt64(), std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(), "int32"); break;
+      case FieldType::kUInt32: {
+        if (v.kind() == ValueKind::kNumber && !v.text().empty() && v.text()[0] == '-' && v.IsInteger() && v.AsInt64() != 0) {
+          FailAt(v.file(), v.position(), "integer " + v.text() + " is out of range for uint32");
+        }
+        const uint64_t u = v.AsUInt64();
+        if (u > std::numeric_limits<uint32_t>::max()) FailAt(v.file(), v.position(), "integer " + v.text() + " is out of range for uint32");
+        break;
+      }
+      case FieldType::kInt64: v.AsInt64(); break;
+      case FieldType::kUInt64: v.AsUInt64(); break;  // "-1 is out of range for uint64"
+      case FieldType::kFloat:
+      case FieldType::kDouble: v.AsDouble(); break;
+      case FieldType::kBool: v.AsBool(); break;
+      case FieldType::kString: v.AsString(); break;
+      case FieldType::kEnum: CheckEnum(fs, v); break;
+      case FieldType::kMessage: break;
+    }
+  }
+
+  static void CheckRange(const Value& v, int64_t x, int64_t lo, int64_t hi, const char* type) {
+    if (x < lo || x > hi) FailAt(v.file(), v.position(), "integer " + v.text() + " is out of range for " + type);
+  }
+
+  // An enum takes a value name or (as protobuf allows) a value number.
+  static void CheckEnum(const FieldSchema& fs, const Value& v) {
+    const EnumSchema& e = *fs.enum_type;
+    if (v.IsInteger()) {
+      const int64_t n = v.AsInt64();
+      if (e.NameOf(n) != nullptr) return;
+      FailAt(v.file(), v.position(), "enum type \"" + e.full_name + "\" has no value with number " + v.text());
+    }
+    if (v.kind() == ValueKind::kString) v.AsEnum();  // "expected an enum value (an identifier), found string ..."
+    const std::string& name = v.AsEnum();
+    if (e.Has(name)) return;
+    std::vector<std::string> names;
+    std::string list;
+    for (const auto& [n, number] : e.values) {
+      names.push_back(n);
+      list += (list.empty() ? "" : ", ") + n;
+    }
+    FailAt(v.file(), v.position(), "enum type \"" + e.full_name + "\" has no value named \"" + name +
+                                       "\"; valid values: " + list + Suggestion(name, names));
+  }
+
+  [[noreturn]] static void FailAt(const std::string& file, const Position& p, const std::string& what) {
+    ErrorContext ctx(file);
+    if (p.known()) ctx = ctx.WithLineColumn(p.line, p.column);
+    throw FormatError(ctx, what);
+  }
+
+  void Note(const std::string& file, const Position& p, const std::string& what) {
+    if (options_.strict) FailAt(file, p, what);
+    diagnostics_.push_back(Diagnostic{file, p.line, p.column, what});
+  }
+
+  const SchemaRegistry& registry_;
+  ValidateOptions options_;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+}  // namespace detail
+
+// Validates `message` as an instance of `type_name`. Throws FormatError on the first error
+// (and, with options.strict, on the first diagnostic); returns the diagnostics otherwise.
+inline std::vector<Diagnostic> Validate(const Message& message, const SchemaRegistry& registry,
+                                        std::string_view type_name, const ValidateOptions& options = {}) {
+  detail::Validator v(registry, options);
+  v.Walk({&message}, registry.Message(type_name));
+  return v.TakeDiagnostics();
+}
+
+// ---- the OD API schema ----------------------------------------------------------------
+
+namespace detail {
+
+inline const std::string kPkg = "object_detection.protos.";
+
+inline FieldSchema F(std::string name, int number, FieldType type, std::string def = "") {
+  FieldSchema f;
+  f.name = std::move(name);
+  f.number = number;
+  f.type = type;
+  f.default_value = std::move(def);
+  return f;
+}
+inline FieldSchema I32(std::string n, int num, std::string def = "") { return F(std::move(n), num, FieldType::kInt32, std::move(def)); }
+inline FieldSchema U32(std::string n, int num, std::string def = "") { return F(std::move(n), num, FieldType::kUInt32, std::move(def)); }
+inline FieldSchema Flt(std::string n, int num, std::string def = "") { return F(std::move(n), num, FieldType::kFloat, std::move(def)); }
+inline FieldSchema Bool(std::string n, int num, std::string def = "") { return F(std::move(n), num, FieldType::kBool, std::move(def)); }
+inline FieldSchema Str(std::string n, int num, std::string def = "") { return F(std::move(n), num, FieldType::kString, std::move(def)); }
+inline FieldSchema Enum(std::string n, int num, const EnumSchema* e, std::string def = "") {
+  FieldSchema f = F(std::move(n), num, FieldType::kEnum, std::move(def));
+  f.enum_type = e;
+  return f;
+}
+// `type` is the short message name in object_detection.protos, or "" for unchecked contents.
+inline FieldSchema Msg(std::string n, int num, const std::string& type) {
+  FieldSchema f = F(std::move(n), num, FieldType::kMessage);
+  f.type_name = type.empty() ? std::string() : kPkg + type;
+  return f;
+}
+
+inline void Add(SchemaRegistry* r, const std::string& name, Modelled modelled, std::vector<FieldSchema> fields) {
+  MessageSchema m;
+  m.full_name = kPkg + name;
+  m.modelled = modelled;
+  m.fields = std::move(fields);
+  r->AddMessage(std::move(m));
+}
+
+inline const EnumSchema* AddEnum(SchemaRegistry* r, const std::string& name, std::vector<std::pair<std::string, int>> values) {
+  return r->AddEnum(EnumSchema{kPkg + name, std::move(values)});
+}
+
+constexpr Modelled kFully = Modelled::kFully;
+constexpr Modelled kPartially = Modelled::kPartially;
+
+inline void AddPipeline(SchemaRegistry* r) {
+  MessageSchema top;
+  top.full_name = kPkg + "TrainEvalPipelineConfig";
+  top.allows_extensions = true;
+  top.fields = {Msg("model", 1, "DetectionModel"), Msg("train_config", 2, "TrainConfig"),
+                Msg("train_input_reader", 3, "InputReader"), Msg("eval_config", 4, "EvalConfig"),
+                Msg("eval_input_reader", 5, "InputReader").Repeated(), Msg("graph_rewriter", 6, "")};
+  r->AddMessage(std::move(top));
+  Add(r, "DetectionModel", kFully,
+      {Msg("faster_rcnn", 1, "FasterRcnn").Oneof("model"), Msg("ssd", 2, "Ssd").Oneof("model"),
+       Msg("experimental_model", 3, "").Oneof("model"), Msg("center_net", 4, "").Oneof("model")});
+}
+
+inline void AddTrain(SchemaRegistry* r) {
+  const EnumSchema* version = AddEnum(r, "CheckpointVersion", {{"UNKNOWN", 0}, {"V1", 1}, {"V2", 2}});
+  Add(r, "TrainConfig", kFully,
+      {U32("batch_size", 1, "32"),
+       Msg("data_augmentation_options", 2, "PreprocessingStep").Repeated(),
+       Bool("sync_replicas", 3, "false"),
+       Flt("keep_checkpoint_every_n_hours", 4, "10000.0"),
+       Msg("optimizer", 5, "Optimizer"),
+       Flt("gradient_clipping_by_norm", 6, "0.0"),
+       Str("fine_tune_checkpoint", 7, ""),
+       Bool("from_detection_checkpoint", 8, "false").Deprecated(),
+       U32("num_steps", 9, "0"),
+       Flt("startup_delay_steps", 10, "15"),
+       Flt("bias_grad_multiplier", 11, "0"),
+       Str("freeze_variables", 12).Repeated(),
+       I32("replicas_to_aggregate", 13, "1"),
+       I32("batch_queue_capacity", 14, "150").Deprecated(),
+       I32("num_batch_queue_threads", 15, "8").Deprecated(),
+       I32("prefetch_queue_capacity", 16, "5").Deprecated(),
+       Bool("merge_multiple_label_boxes", 17, "false"),
+       Bool("add_regularization_loss", 18, "true"),
+       Bool("load_all_detection_checkpoint_vars", 19, "false"),
+       I32("max_number_of_boxes", 20, "100").Deprecated(),
+       Bool("unpad_groundtruth_tensors", 21, "true"),
+       Str("fine_tune_checkpoint_type", 22, ""),
+       Bool("retain_original_images", 23, "false"),
+       Bool("use_multiclass_scores", 24, "false"),
+       Str("update_trainable_variables", 25).Repeated(),
+       Bool("use_bfloat16", 26, "false"),
+       Bool("summarize_gradients", 27, "false"),
+       Enum("fine_tune_checkpoint_version", 28, version, "V1"),
+       Bool("run_fine_tune_checkpoint_dummy_computation", 30, "true")});
+  // The augmentation steps: only which step is chosen is checked (their contents are not).
+  std::vector<FieldSchema> steps;
+  const char* names[] = {"normalize_image", "random_horizontal_flip", "random_pixel_value_scale",
+                         "random_image_scale", "random_rgb_to_gray", "random_adjust_brightness",
+                         "random_adjust_contrast", "random_adjust_hue", "random_adjust_saturation",
+                         "random_distort_color", "random_jitter_boxes", "random_crop_image",
+                         "random_pad_image", "random_crop_pad_image", "random_crop_to_aspect_ratio",
+                         "random_black_patches", "random_resize_method", "scale_boxes_to_pixel_coordinates",
+                         "resize_image", "subtract_channel_mean", "ssd_random_crop", "ssd_random_crop_pad",
+                         "ssd_random_crop_fixed_aspect_ratio", "ssd_random_crop_pad_fixed_aspect_ratio",
+                         "random_vertical_flip", "random_rotation90", "rgb_to_gray", "convert_class_logits_to_softmax",
+                         "random_absolute_pad_image", "random_self_concat_image", "autoaugment_image",
+                         "drop_label_probabilistically", "remap_labels", "random_jpeg_quality",
+                         "random_downscale_to_target_pixels", "random_patch_gaussian", "random_square_crop_by_scale",
+                         "random_scale_crop_and_pad_to_square", "adjust_gamma"};
+  for (const char* n : names) steps.push_back(Msg(n, 0, "").Oneof("preprocessing_step"));
+  Add(r, "PreprocessingStep", kPartially, std::move(steps));
+}
+
+inline void AddOptimizer(SchemaRegistry* r) {
+  Add(r, "Optimizer", kFully,
+      {Msg("rms_prop_optimizer", 1, "RMSPropOptimizer").Oneof("optimizer"),
+       Msg("momentum_optimizer", 2, "MomentumOptimizer").Oneof("optimizer"),
+       Msg("adam_optimizer", 3, "AdamOptimizer").Oneof("optimizer"),
+       Bool("use_moving_average", 4, "true"), Flt("moving_average_decay", 5, "0.9999")});
+  Add(r, "RMSPropOptimizer", kFully,
+      {Msg("learning_rate", 1, "LearningRate"), Flt("momentum_optimizer_value", 2, "0.9"), Flt("decay", 3, "0.9"),
+       Flt("epsilon", 4, "1.0")});
+  Add(r, "MomentumOptimizer", kFully, {Msg("learning_rate", 1, "LearningRate"), Flt("momentum_optimizer_value", 2, "0.9")});
+  Add(r, "AdamOptimizer", kFully, {Msg("learning_rate", 1, "LearningRate"), Flt("epsilon", 2, "1e-8")});
+  Add(r, "LearningRate", kFully,
+      {Msg("constant_learning_rate", 1, "ConstantLearningRate").Oneof("learning_rate"),
+       Msg("exponential_decay_learning_rate", 2, "ExponentialDecayLearningRate").Oneof("learning_rate"),
+       Msg("manual_step_learning_rate", 3, "ManualStepLearningRate").Oneof("learning_rate"),
+       Msg("cosine_decay_learning_rate", 4, "CosineDecayLearningRate").Oneof("learning_rate")});
+  Add(r, "ConstantLearningRate", kFully, {Flt("learning_rate", 1, "0.002")});
+  Add(r, "ExponentialDecayLearningRate", kFully,
+      {Flt("initial_learning_rate", 1, "0.002"), U32("decay_steps", 2, "4000000"), Flt("decay_factor", 3, "0.95"),
+       Bool("staircase", 4, "true"), Flt("burnin_learning_rate", 5, "0.0"), U32("burnin_steps", 6, "0"),
+       Flt("min_learning_rate", 7, "0.0")});
+  Add(r, "ManualStepLearningRate", kFully,
+      {Flt("initial_learning_rate", 1, "0.002"),
+       Msg("schedule", 2, "ManualStepLearningRate.LearningRateSchedule").Repeated(), Bool("warmup", 3, "false")});
+  Add(r, "ManualStepLearningRate.LearningRateSchedule", kFully, {U32("step", 1), Flt("learning_rate", 2, "0.002")});
+  Add(r, "CosineDecayLearningRate", kFully,
+      {Flt("learning_rate_base", 1, "0.002"), U32("total_steps", 2, "4000000"), Flt("warmup_learning_rate", 3, "0.0002"),
+       U32("warmup_steps", 4, "10000"), U32("hold_base_rate_steps", 5, "0")});
+}
+
+inline void AddHyperparams(SchemaRegistry* r) {
+  const EnumSchema* op = AddEnum(r, "Hyperparams.Op", {{"CONV", 1}, {"FC", 2}});
+  const EnumSchema* act = AddEnum(r, "Hyperparams.Activation", {{"NONE", 0}, {"RELU", 1}, {"RELU_6", 2}, {"SWISH", 3}});
+  Add(r, "Hyperparams", kFully,
+      {Enum("op", 1, op, "CONV"), Msg("regularizer", 2, "Regularizer"), Msg("initializer", 3, "Initializer"),
+       Enum("activation", 4, act, "RELU"), Msg("batch_norm", 5, "BatchNorm").Oneof("normalizer_oneof"),
+       Msg("sync_batch_norm", 9, "BatchNorm").Oneof("normalizer_oneof"),
+       Msg("group_norm", 7, "GroupNorm").Oneof("normalizer_oneof"), Bool("regularize_depthwise", 6, "false"),
+       Bool("force_use_bias", 8, "false")});
+  Add(r, "GroupNorm", kFully, {});
+  Add(r, "Regularizer", kFully,
+      {Msg("l1_regularizer", 1, "L1Regularizer").Oneof("regularizer_oneof"),
+       Msg("l2_regularizer", 2, "L2Regularizer").Oneof("regularizer_oneof")});
+  Add(r, "L1Regularizer", kFully, {Flt("weight", 1, "1.0")});
+  Add(r, "L2Regularizer", kFully, {Flt("weight", 1, "1.0")});
+  Add(r, "Initializer", kFully,
+      {Msg("truncated_normal_initializer", 1, "TruncatedNormalInitializer").Oneof("initializer_oneof"),
+       Msg("variance_scaling_initializer", 2, "VarianceScalingInitializer").Oneof("initializer_oneof"),
+       Msg("random_normal_initializer", 3, "RandomNormalInitializer").Oneof("initializer_oneof"),
+       Str("keras_initializer_by_name", 4).Oneof("initializer_oneof")});
+  Add(r, "TruncatedNormalInitializer", kFully, {Flt("mean", 1, "0.0"), Flt("stddev", 2, "1.0")});
+  const EnumSchema* mode =
+      AddEnum(r, "VarianceScalingInitializer.Mode", {{"FAN_IN", 0}, {"FAN_OUT", 1}, {"FAN_AVG", 2}});
+  Add(r, "VarianceScalingInitializer", kFully,
+      {Flt("factor", 1, "2.0"), Bool("uniform", 2, "false"), Enum("mode", 3, mode, "FAN_IN")});
+  Add(r, "RandomNormalInitializer", kFully, {Flt("mean", 1, "0.0"), Flt("stddev", 2, "1.0")});
+  Add(r, "BatchNorm", kFully,
+      {Flt("decay", 1, "0.999"), Bool("center", 2, "true"), Bool("scale", 3, "false"), Flt("epsilon", 4, "0.001"),
+       Bool("train", 5, "true")});
+}
+
+inline void AddSsdHeads(SchemaRegistry* r);
+
+inline void AddSsd(SchemaRegistry* r) {
+  Add(r, "Ssd", kFully,
+      {I32("num_classes", 1), Msg("image_resizer", 2, "ImageResizer"), Msg("feature_extractor", 3, "SsdFeatureExtractor"),
+       Msg("box_coder", 4, "BoxCoder"), Msg("matcher", 5, "Matcher"),
+       Msg("similarity_calculator", 6, "RegionSimilarityCalculator"), Bool("encode_background_as_zeros", 12, "false"),
+       Flt("negative_class_weight", 13, "1.0"), Msg("box_predictor", 7, "BoxPredictor"),
+       Msg("anchor_generator", 8, "AnchorGenerator"), Msg("post_processing", 9, "PostProcessing"),
+       Bool("normalize_loss_by_num_matches", 10, "true"), Bool("normalize_loc_loss_by_codesize", 14, "false"),
+       Msg("loss", 11, "Loss"), Bool("freeze_batchnorm", 16, "false"), Bool("inplace_batchnorm_update", 15, "false"),
+       Bool("add_background_class", 21, "true"), Bool("explicit_background_class", 24, "false"),
+       Bool("use_confidences_as_targets", 22, "false"), Flt("implicit_example_weight", 23, "1.0"),
+       Bool("return_raw_detections_during_predict", 26, "false"), Msg("mask_head_config", 25, "Ssd.MaskHead")});
+  Add(r, "Ssd.MaskHead", kFully,
+      {I32("mask_height", 1, "15"), I32("mask_width", 2, "15"), Bool("masks_are_class_agnostic", 3, "true"),
+       I32("mask_prediction_conv_depth", 4, "256"), I32("mask_prediction_num_conv_layers", 5, "2"),
+       Bool("convolve_then_upsample_masks", 6, "false"), Flt("mask_loss_weight", 7, "5.0"),
+       I32("mask_loss_sample_size", 8, "16"), Msg("conv_hyperparams", 9, "Hyperparams"),
+       I32("initial_crop_size", 10, "15")});
+  Add(r, "SsdFeatureExtractor", kFully,
+      {Str("type", 1), Flt("depth_multiplier", 2, "1.0"), I32("min_depth", 3, "16"), Msg("conv_hyperparams", 4, "Hyperparams"),
+       Bool("override_base_feature_extractor_hyperparams", 9, "false"), I32("pad_to_multiple", 5, "1"),
+       Bool("use_explicit_padding", 7, "false"), Bool("use_depthwise", 8, "false"),
+       Msg("fpn", 10, "").Oneof("feature_pyramid_oneof"), Msg("bifpn", 19, "").Oneof("feature_pyramid_oneof"),
+       // Field 6 of the 2018 proto, reserved since; zoo pipeline.configs of 2018 still carry it.
+       Bool("batch_norm_trainable", 6, "true").Deprecated(),
+       Bool("replace_preprocessor_with_placeholder", 11, "false"), I32("num_layers", 12, "6")});
+  Add(r, "ImageResizer", kPartially,
+      {Msg("keep_aspect_ratio_resizer", 1, "KeepAspectRatioResizer").Oneof("image_resizer_oneof"),
+       Msg("fixed_shape_resizer", 2, "FixedShapeResizer").Oneof("image_resizer_oneof"),
+       Msg("identity_resizer", 3, "").Oneof("image_resizer_oneof"),
+       Msg("conditional_shape_resizer", 4, "").Oneof("image_resizer_oneof"),
+       Msg("pad_to_multiple_resizer", 5, "").Oneof("image_resizer_oneof")});
+  Add(r, "FixedShapeResizer", kPartially, {I32("height", 1, "300"), I32("width", 2, "300")});
+  Add(r, "KeepAspectRatioResizer", kPartially,
+      {I32("min_dimension", 1, "600"), I32("max_dimension", 2, "1024"), Bool("pad_to_max_dimension", 4, "false")});
+  Add(r, "BoxCoder", kPartially,
+      {Msg("faster_rcnn_box_coder", 1, "FasterRcnnBoxCoder").Oneof("box_coder_oneof"),
+       Msg("mean_stddev_box_coder", 2, "").Oneof("box_coder_oneof"),
+       Msg("square_box_coder", 3, "").Oneof("box_coder_oneof"), Msg("keypoint_box_coder", 4, "").Oneof("box_coder_oneof")});
+  Add(r, "FasterRcnnBoxCoder", kFully,
+      {Flt("y_scale", 1, "10.0"), Flt("x_scale", 2, "10.0"), Flt("height_scale", 3, "5.0"), Flt("width_scale", 4, "5.0")});
+  Add(r, "Matcher", kPartially,
+      {Msg("argmax_matcher", 1, "ArgMaxMatcher").Oneof("matcher_oneof"),
+       Msg("bipartite_matcher", 2, "").Oneof("matcher_oneof")});
+  Add(r, "ArgMaxMatcher", kFully,
+      {Flt("matched_threshold", 1, "0.5"), Flt("unmatched_threshold", 2, "0.5"), Bool("ignore_thresholds", 3, "false"),
+       Bool("negatives_lower_than_unmatched", 4, "true"), Bool("force_match_for_each_row", 5, "false"),
+       Bool("use_matmul_gather", 6, "false")});
+  Add(r, "RegionSimilarityCalculator", kPartially,
+      {Msg("neg_sq_dist_similarity", 1, "").Oneof("region_similarity"), Msg("iou_similarity", 2, "").Oneof("region_similarity"),
+       Msg("ioa_similarity", 3, "").Oneof("region_similarity"),
+       Msg("thresholded_iou_similarity", 4, "").Oneof("region_similarity")});
+  AddSsdHeads(r);
+}
+
+inline void AddSsdHeads(SchemaRegistry* r) {
+  Add(r, "AnchorGenerator", kPartially,
+      {Msg("grid_anchor_generator", 1, "").Oneof("anchor_generator_oneof"),
+       Msg("ssd_anchor_generator", 2, "SsdAnchorGenerator").Oneof("anchor_generator_oneof"),
+       Msg("multiscale_anchor_generator", 3, "").Oneof("anchor_generator_oneof"),
+       Msg("flexible_grid_anchor_generator", 4, "").Oneof("anchor_generator_oneof")});
+  Add(r, "SsdAnchorGenerator", kFully,
+      {I32("num_layers", 1, "6"), Flt("min_scale", 2, "0.2"), Flt("max_scale", 3, "0.95"), Flt("scales", 12).Repeated(),
+       Flt("aspect_ratios", 4).Repeated(), Flt("interpolated_scale_aspect_ratio", 13, "1.0"),
+       Bool("reduce_boxes_in_lowest_layer", 5, "true"), Flt("base_anchor_height", 6, "1.0"),
+       Flt("base_anchor_width", 7, "1.0"), I32("height_stride", 8).Repeated(), I32("width_stride", 9).Repeated(),
+       I32("height_offset", 10).Repeated(), I32("width_offset", 11).Repeated()});
+  Add(r, "BoxPredictor", kPartially,
+      {Msg("convolutional_box_predictor", 1, "ConvolutionalBoxPredictor").Oneof("box_predictor_oneof"),
+       Msg("mask_rcnn_box_predictor", 2, "").Oneof("box_predictor_oneof"),
+       Msg("rfcn_box_predictor", 3, "").Oneof("box_predictor_oneof"),
+       Msg("weight_shared_convolutional_box_predictor", 4, "").Oneof("box_predictor_oneof")});
+  Add(r, "ConvolutionalBoxPredictor", kPartially,
+      {Msg("conv_hyperparams", 1, "Hyperparams"), I32("min_depth", 2, "0"), I32("max_depth", 3, "0"),
+       I32("num_layers_before_predictor", 4, "0"), Bool("use_dropout", 5, "true"),
+       Flt("dropout_keep_probability", 6, "0.8"), I32("kernel_size", 7, "1"), I32("box_code_size", 8, "4"),
+       Bool("apply_sigmoid_to_scores", 9, "false"), Flt("class_prediction_bias_init", 10, "0.0"),
+       Bool("use_depthwise", 11, "false")});
+  const EnumSchema* conv = AddEnum(r, "PostProcessing.ScoreConverter", {{"IDENTITY", 0}, {"SIGMOID", 1}, {"SOFTMAX", 2}});
+  Add(r, "PostProcessing", kPartially,
+      {Msg("batch_non_max_suppression", 1, "BatchNonMaxSuppression"), Enum("score_converter", 2, conv, "IDENTITY"),
+       Flt("logit_scale", 3, "1.0")});
+  Add(r, "BatchNonMaxSuppression", kPartially,
+      {Flt("score_threshold", 1, "0.0"), Flt("iou_threshold", 2, "0.6"), I32("max_detections_per_class", 3, "100"),
+       I32("max_total_detections", 5, "100"), Bool("use_static_shapes", 6, "false")});
+  const EnumSchema* loss_type = AddEnum(r, "HardExampleMiner.LossType", {{"BOTH", 0}, {"CLASSIFICATION", 1}, {"LOCALIZATION", 2}});
+  Add(r, "Loss", kPartially,
+      {Msg("localization_loss", 1, "LocalizationLoss"), Msg("classification_loss", 2, "ClassificationLoss"),
+       Msg("hard_example_miner", 3, "HardExampleMiner"), Flt("classification_weight", 4, "1.0"),
+       Flt("localization_weight", 5, "1.0")});
+  Add(r, "LocalizationLoss", kPartially,
+      {Msg("weighted_l2", 1, "").Oneof("localization_loss"), Msg("weighted_smooth_l1", 2, "").Oneof("localization_loss"),
+       Msg("weighted_iou", 3, "").Oneof("localization_loss"), Msg("l1_localization_loss", 4, "").Oneof("localization_loss"),
+       Msg("weighted_giou", 5, "").Oneof("localization_loss")});
+  Add(r, "ClassificationLoss", kPartially,
+      {Msg("weighted_sigmoid", 1, "").Oneof("classification_loss"), Msg("weighted_softmax", 2, "").Oneof("classification_loss"),
+       Msg("weighted_logits_softmax", 5, "").Oneof("classification_loss"),
+       Msg("bootstrapped_sigmoid", 3, "").Oneof("classification_loss"),
+       Msg("weighted_sigmoid_focal", 4, "").Oneof("classification_loss"),
+       Msg("penalty_reduced_logistic_focal_loss", 6, "").Oneof("classification_loss"),
+       Msg("weighted_dice_classification_loss", 7, "").Oneof("classification_loss")});
+  Add(r, "HardExampleMiner", kFully,
+      {I32("num_hard_examples", 1, "64"), Flt("iou_threshold", 2, "0.7"), Enum("loss_type", 3, loss_type, "BOTH"),
+       I32("max_negatives_per_positive", 4, "0"), I32("min_negatives_per_image", 5, "0")});
+}
+
+inline void AddFasterRcnn(SchemaRegistry* r) {
+  Add(r, "FasterRcnn", kPartially,
+      {I32("number_of_stages", 1, "2"), I32("num_classes", 3), Msg("image_resizer", 4, "ImageResizer"),
+       Msg("feature_extractor", 5, "FasterRcnnFeatureExtractor")});
+  Add(r, "FasterRcnnFeatureExtractor", kPartially,
+      {Str("type", 1), I32("first_stage_features_stride", 2, "16"), Bool("batch_norm_trainable", 3, "false")});
+}
+
+inline void AddInputAndEval(SchemaRegistry* r) {
+  const EnumSchema* mask = AddEnum(r, "InstanceMaskType", {{"DEFAULT", 0}, {"NUMERICAL_MASKS", 1}, {"PNG_MASKS", 2}});
+  const EnumSchema* input = AddEnum(r, "InputType", {{"INPUT_DEFAULT", 0}, {"TF_EXAMPLE", 1}, {"TF_SEQUENCE_EXAMPLE", 2}});
+  Add(r, "InputReader", kFully,
+      {Str("name", 23, ""), Str("label_map_path", 1, ""), Bool("shuffle", 2, "true"), U32("shuffle_buffer_size", 11, "2048"),
+       U32("filenames_shuffle_buffer_size", 12, "100"), U32("num_epochs", 5, "0"), U32("sample_1_of_n_examples", 22, "1"),
+       U32("num_readers", 6, "64"), U32("num_parallel_batches", 19, "8"), I32("num_prefetch_batches", 20, "2"),
+       U32("queue_capacity", 3, "2000").Deprecated(), U32("min_after_dequeue", 4, "1000").Deprecated(),
+       U32("read_block_length", 15, "32"), U32("prefetch_size", 13, "512").Deprecated(),
+       U32("num_parallel_map_calls", 14, "64").Deprecated(), Bool("drop_remainder", 35, "true"),
+       I32("num_additional_channels", 18, "0"),
+       U32("num_keypoints", 16, "0"), Flt("keypoint_type_weight", 26).Repeated(), I32("max_number_of_boxes", 21, "100"),
+       Bool("load_multiclass_scores", 24, "false"), Bool("load_context_features", 25, "false"),
+       Bool("load_context_image_ids", 36, "false"), Bool("load_instance_masks", 7, "false"),
+       Enum("mask_type", 10, mask, "NUMERICAL_MASKS"), Bool("load_dense_pose", 31, "false"),
+       Bool("load_track_id", 33, "false"), Bool("load_keypoint_depth_features", 37, "false"),
+       Bool("use_display_name", 17, "false"), Bool("include_source_id", 27, "false"),
+       Enum("input_type", 30, input, "TF_EXAMPLE"), I32("frame_index", 32, "-1"),
+       Msg("tf_record_input_reader", 8, "TFRecordInputReader").Oneof("input_reader"),
+       Msg("external_input_reader", 9, "ExternalInputReader").Oneof("input_reader"),
+       Flt("sample_from_datasets_weights", 34).Repeated(), Bool("expand_labels_hierarchy", 29, "false")});
+  Add(r, "TFRecordInputReader", kFully, {Str("input_path", 1).Repeated()});
+  {
+    // `extensions 1 to 999;` and no fields: only "[ext.name]" entries.
+    MessageSchema external;
+    external.full_name = kPkg + "ExternalInputReader";
+    external.allows_extensions = true;
+    r->AddMessage(std::move(external));
+  }
+  Add(r, "EvalConfig", kPartially,
+      {U32("batch_size", 25, "1"), U32("num_visualizations", 1, "10"), U32("num_examples", 2, "5000").Deprecated(),
+       U32("eval_interval_secs", 3, "300"), U32("max_evals", 4, "0").Deprecated(), Bool("save_graph", 5, "false"),
+       Str("visualization_export_dir", 6, ""), Str("eval_master", 7, ""), Str("metrics_set", 8).Repeated(),
+       Str("export_path", 9, ""), Bool("ignore_groundtruth", 10, "false"), Bool("use_moving_averages", 11, "false"),
+       Bool("eval_instance_masks", 12, "false"), Flt("min_score_threshold", 13, "0.5"),
+       I32("max_num_boxes_to_visualize", 14, "20"), Bool("skip_scores", 15, "false"), Bool("skip_labels", 16, "false"),
+       Bool("visualize_groundtruth_boxes", 17, "false"), Str("groundtruth_box_visualization_color", 18, "black"),
+       Bool("keep_image_id_for_visualization_export", 19, "false"), Bool("retain_original_images", 23, "true"),
+       Bool("include_metrics_per_category", 24, "false"), Flt("recall_lower_bound", 26, "0.0"),
+       Flt("recall_upper_bound", 27, "1.0")});
+}
+
+inline void AddLabelMap(SchemaRegistry* r) {
+  const EnumSchema* freq = AddEnum(r, "LVISFrequency", {{"UNSPECIFIED", 0}, {"FREQUENT", 1}, {"COMMON", 2}, {"RARE", 3}});
+  Add(r, "StringIntLabelMap", kFully, {Msg("item", 1, "StringIntLabelMapItem").Repeated()});
+  Add(r, "StringIntLabelMapItem", kFully,
+      {Str("name", 1), I32("id", 2), Str("display_name", 3),
+       Msg("keypoints", 4, "StringIntLabelMapItem.KeypointMap").Repeated(), I32("ancestor_ids", 5).Repeated(),
+       I32("descendant_ids", 6).Repeated(), Enum("frequency", 7, freq), I32("instance_count", 8)});
+  Add(r, "StringIntLabelMapItem.KeypointMap", kFully, {I32("id", 1), Str("label", 2)});
+}
+
+}  // namespace detail
+
+namespace detail {
+
+class OdSchemaRegistry : public SchemaRegistry {
+ public:
+  OdSchemaRegistry() {
+    AddPipeline(this);
+    AddTrain(this);
+    AddOptimizer(this);
+    AddHyperparams(this);
+    AddSsd(this);
+    AddFasterRcnn(this);
+    AddInputAndEval(this);
+    AddLabelMap(this);
+  }
+};
+
+}  // namespace detail
+
+// The messages warmstart models (a constant table, built on first use). Root types:
+// kPipelineConfigType, kLabelMapType.
+inline const SchemaRegistry& OdSchema() {
+  static const detail::OdSchemaRegistry registry;
+  return registry;
+}
+
+inline constexpr std::string_view kPipelineConfigType = "object_detection.protos.TrainEvalPipelineConfig";
+inline constexpr std::string_view kLabelMapType = "object_detection.protos.StringIntLabelMap";
+
+}  // namespace warmstart::config

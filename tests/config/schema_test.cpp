@@ -1,0 +1,232 @@
+// The schema and its validation: unknown fields (with suggestions), wrong value types,
+// Merge's duplicate and oneof rules (diagnostics, or errors when strict), exact messages
+// and line:column.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "warmstart/config/pipeline.hpp"
+#include "warmstart/config/schema.hpp"
+
+namespace wc = warmstart::config;
+
+namespace {
+
+// The FormatError message for `text`, or "" when it loads.
+std::string ErrorOf(const std::string& text, bool strict = false) {
+  wc::LoadOptions options;
+  options.validate.strict = strict;
+  try {
+    wc::PipelineConfig::Parse(text, "p.config", options);
+  } catch (const warmstart::FormatError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<std::string> DiagnosticsOf(const std::string& text) {
+  std::vector<std::string> out;
+  const wc::PipelineConfig p = wc::PipelineConfig::Parse(text, "p.config");
+  for (const wc::Diagnostic& d : p.diagnostics()) out.push_back(d.ToString());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("schema: an unknown field in a fully modelled message is an error with a suggestion", "[config]") {
+  CHECK(ErrorOf("train_config {\n  fine_tune_checkpont_type: \"detection\"\n}\n") ==
+        "p.config:2:3: message type \"object_detection.protos.TrainConfig\" has no field named "
+        "\"fine_tune_checkpont_type\"; did you mean 'fine_tune_checkpoint_type'?");
+  CHECK(ErrorOf("train_confg { }") ==
+        "p.config:1:1: message type \"object_detection.protos.TrainEvalPipelineConfig\" has no field named "
+        "\"train_confg\"; did you mean 'train_config'?");
+  // Nothing close: no suggestion.
+  CHECK(ErrorOf("train_config { xyzzy: 1 }") ==
+        "p.config:1:16: message type \"object_detection.protos.TrainConfig\" has no field named \"xyzzy\"");
+  CHECK(ErrorOf("train_config { optimizer { adam_optimizer { learning_rate { constant_learning_rate {\n"
+                "  learningrate: 0.1 } } } } }") ==
+        "p.config:2:3: message type \"object_detection.protos.ConstantLearningRate\" has no field named "
+        "\"learningrate\"; did you mean 'learning_rate'?");
+}
+
+TEST_CASE("schema: Ssd, SsdFeatureExtractor, Hyperparams and InputReader are fully modelled", "[config]") {
+  CHECK(ErrorOf("model {\n  ssd {\n    num_class: 3\n  }\n}\n") ==
+        "p.config:3:5: message type \"object_detection.protos.Ssd\" has no field named \"num_class\"; "
+        "did you mean 'num_classes'?");
+  CHECK(ErrorOf("model { ssd { feature_extractor {\n  depth_multipler: 1.0 } } }") ==
+        "p.config:2:3: message type \"object_detection.protos.SsdFeatureExtractor\" has no field named "
+        "\"depth_multipler\"; did you mean 'depth_multiplier'?");
+  CHECK(ErrorOf("model { ssd { feature_extractor { conv_hyperparams {\n  regularise_depthwise: true } } } }") ==
+        "p.config:2:3: message type \"object_detection.protos.Hyperparams\" has no field named "
+        "\"regularise_depthwise\"; did you mean 'regularize_depthwise'?");
+  CHECK(ErrorOf("train_input_reader {\n  label_map_pth: \"l.pbtxt\"\n}\n") ==
+        "p.config:2:3: message type \"object_detection.protos.InputReader\" has no field named "
+        "\"label_map_pth\"; did you mean 'label_map_path'?");
+  CHECK(ErrorOf("eval_input_reader { tf_record_input_reader { input_path: 'a' } shufle: false }") ==
+        "p.config:1:64: message type \"object_detection.protos.InputReader\" has no field named "
+        "\"shufle\"; did you mean 'shuffle'?");
+  // The nested Ssd.MaskHead is fully modelled too.
+  CHECK(ErrorOf("model { ssd { mask_head_config { mask_heigth: 33 } } }") ==
+        "p.config:1:34: message type \"object_detection.protos.Ssd.MaskHead\" has no field named "
+        "\"mask_heigth\"; did you mean 'mask_height'?");
+  // Fields of the current protos load, strictly.
+  CHECK(ErrorOf("model { ssd { mask_head_config { mask_height: 33 }\n"
+                "  feature_extractor { batch_norm_trainable: true conv_hyperparams { activation: SWISH sync_batch_norm { }\n"
+                "    initializer { keras_initializer_by_name: 'glorot_uniform' } } } } }\n"
+                "train_input_reader { drop_remainder: false frame_index: 2 load_track_id: true\n"
+                "  sample_from_datasets_weights: 0.5 sample_from_datasets_weights: 0.5\n"
+                "  load_context_image_ids: true load_keypoint_depth_features: true\n"
+                "  external_input_reader { [my.ext] { a: 1 } } }\n",
+                /*strict=*/true) == "");
+  // batch_norm_trainable (field 6, now `reserved`) is kept as a deprecated field.
+  const wc::FieldSchema* bnt =
+      wc::OdSchema().Message("object_detection.protos.SsdFeatureExtractor").Find("batch_norm_trainable");
+  REQUIRE(bnt != nullptr);
+  CHECK(bnt->deprecated);
+  CHECK(bnt->number == 6);
+}
+
+TEST_CASE("schema: wrong value types name the field, its type, and what was found", "[config]") {
+  CHECK(ErrorOf("train_config { batch_size: \"32\" }") ==
+        "p.config:1:28: field \"batch_size\" (uint32): expected an unsigned integer, found string \"32\"");
+  CHECK(ErrorOf("train_config { batch_size: 1.5 }") ==
+        "p.config:1:28: field \"batch_size\" (uint32): expected an unsigned integer, found number 1.5");
+  CHECK(ErrorOf("train_config { batch_size: -1 }") ==
+        "p.config:1:28: field \"batch_size\" (uint32): integer -1 is out of range for uint32");
+  CHECK(ErrorOf("train_config { replicas_to_aggregate: 3000000000 }") ==
+        "p.config:1:39: field \"replicas_to_aggregate\" (int32): integer 3000000000 is out of range for int32");
+  CHECK(ErrorOf("train_config { sync_replicas: yes }") ==
+        "p.config:1:31: field \"sync_replicas\" (bool): expected a bool (true, false, True, False, t, f, 1 or 0), "
+        "found enum yes");
+  CHECK(ErrorOf("train_config { fine_tune_checkpoint: detection }") ==
+        "p.config:1:38: field \"fine_tune_checkpoint\" (string): expected a string, found enum detection");
+  CHECK(ErrorOf("train_config { batch_size { } }") ==
+        "p.config:1:27: field \"batch_size\" (uint32): expected a scalar value, found a message");
+  CHECK(ErrorOf("train_config { optimizer: 5 }") ==
+        "p.config:1:27: field \"optimizer\" (message object_detection.protos.Optimizer): expected a message "
+        "'{ ... }', found number 5");
+}
+
+TEST_CASE("schema: enums take a value name or number; unknown names list the valid ones", "[config]") {
+  CHECK(ErrorOf("train_config { fine_tune_checkpoint_version: V3 }") ==
+        "p.config:1:46: field \"fine_tune_checkpoint_version\": enum type \"object_detection.protos.CheckpointVersion\" "
+        "has no value named \"V3\"; valid values: UNKNOWN, V1, V2; did you mean 'V1'?");
+  CHECK(ErrorOf("model { ssd { feature_extractor { conv_hyperparams { activation: RELU6 } } } }") ==
+        "p.config:1:66: field \"activation\": enum type \"object_detection.protos.Hyperparams.Activation\" has no "
+        "value named \"RELU6\"; valid values: NONE, RELU, RELU_6, SWISH; did you mean 'RELU_6'?");
+  CHECK(ErrorOf("train_config { fine_tune_checkpoint_version: \"V2\" }") ==
+        "p.config:1:46: field \"fine_tune_checkpoint_version\": expected an enum value (an identifier), found "
+        "string \"V2\"");
+  CHECK(ErrorOf("train_config { fine_tune_checkpoint_version: 7 }") ==
+        "p.config:1:46: field \"fine_tune_checkpoint_version\": enum type "
+        "\"object_detection.protos.CheckpointVersion\" has no value with number 7");
+  const auto p = wc::PipelineConfig::Parse("train_config { fine_tune_checkpoint_version: 2 }");
+  CHECK(p.train().fine_tune_checkpoint_version == wc::CheckpointVersion::kV2);
+}
+
+TEST_CASE("schema: a duplicate singular field is what Merge keeps (the last), noted; strict refuses", "[config]") {
+  const std::string text = "train_config {\n  batch_size: 8\n  batch_size: 16\n}\n";
+  const auto p = wc::PipelineConfig::Parse(text, "p.config");
+  CHECK(p.train().batch_size == 16);
+  REQUIRE(p.diagnostics().size() == 1);
+  const wc::Diagnostic& d = p.diagnostics()[0];
+  CHECK(d.file == "p.config");
+  CHECK(d.line == 3);
+  CHECK(d.column == 3);
+  CHECK(d.message == "non-repeated field 'batch_size' is specified multiple times; TensorFlow's text_format.Merge keeps the last one");
+  CHECK(ErrorOf(text, /*strict=*/true) ==
+        "p.config:3:3: non-repeated field 'batch_size' is specified multiple times; TensorFlow's text_format.Merge "
+        "keeps the last one");
+}
+
+TEST_CASE("schema: occurrences of a singular message are merged before the duplicate check", "[config]") {
+  const std::string text = "train_config { batch_size: 8 freeze_variables: 'a' }\ntrain_config { batch_size: 16 freeze_variables: 'b' }\n";
+  CHECK(DiagnosticsOf(text) ==
+        std::vector<std::string>{
+            "p.config:2:1: non-repeated message field 'train_config' is specified multiple times; TensorFlow's "
+            "text_format.Merge merges the occurrences",
+            "p.config:2:16: non-repeated field 'batch_size' is specified multiple times; TensorFlow's "
+            "text_format.Merge keeps the last one"});
+  const auto p = wc::PipelineConfig::Parse(text);
+  CHECK(p.train().batch_size == 16);
+  CHECK(p.train().freeze_variables == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("schema: two members of one oneof: the last wins, noted; strict refuses", "[config]") {
+  const std::string text = "train_config { optimizer { rms_prop_optimizer {} adam_optimizer {} } }";
+  CHECK(DiagnosticsOf(text) ==
+        std::vector<std::string>{"p.config:1:50: field 'adam_optimizer' and field 'rms_prop_optimizer' (line 1) are "
+                                 "members of oneof 'optimizer' of object_detection.protos.Optimizer; TensorFlow's "
+                                 "text_format.Merge keeps the last one"});
+  const auto p = wc::PipelineConfig::Parse(text);
+  REQUIRE(p.train().optimizer.has_value());
+  CHECK(p.train().optimizer->kind == wc::Optimizer::Kind::kAdam);
+  CHECK(ErrorOf(text, true).rfind("p.config:1:50: field 'adam_optimizer' and field 'rms_prop_optimizer'", 0) == 0);
+  // The same member twice is a duplicate message, not a oneof clash.
+  CHECK(DiagnosticsOf("model { ssd { } ssd { } }") ==
+        std::vector<std::string>{"p.config:1:17: non-repeated message field 'ssd' is specified multiple times; "
+                                 "TensorFlow's text_format.Merge merges the occurrences"});
+}
+
+TEST_CASE("schema: partially modelled messages keep unknown fields; the text prints back unchanged", "[config]") {
+  const std::string text =
+      "[my.ext] { a: 1 }\n"
+      "model { ssd { num_classes: 3 image_resizer { future_field: 3 } feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
+      "graph_rewriter { quantization { delay: 48000 } }\n";
+  auto p = wc::PipelineConfig::Parse(text, "p.config");
+  CHECK(p.diagnostics().empty());
+  CHECK(p.ssd()->num_classes == 3);
+  CHECK(p.document().Print() == text);
+  p.mutable_document().root().Set("model.ssd.num_classes", wc::Value::Int(4));
+  CHECK(p.document().Print() ==
+        "[my.ext] { a: 1 }\n"
+        "model { ssd { num_classes: 4 image_resizer { future_field: 3 } feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
+        "graph_rewriter { quantization { delay: 48000 } }\n");
+  p.Reparse();
+  CHECK(p.ssd()->num_classes == 4);
+  // A known field of a partially modelled message is still type-checked.
+  CHECK(ErrorOf("model { ssd { num_classes: 'three' } }") ==
+        "p.config:1:28: field \"num_classes\" (int32): expected an integer, found string \"three\"");
+}
+
+TEST_CASE("schema: the table itself is consistent", "[config]") {
+  const wc::SchemaRegistry& r = wc::OdSchema();
+  for (const auto& [name, m] : r.messages()) {
+    INFO(name);
+    std::set<int> numbers;
+    for (const wc::FieldSchema& f : m->fields) {
+      INFO(f.name);
+      // Field numbers are unique (PreprocessingStep's steps are listed without theirs).
+      if (f.number != 0) CHECK(numbers.insert(f.number).second);
+      if (f.is_message() && !f.type_name.empty()) CHECK(r.FindMessage(f.type_name) != nullptr);
+      if (f.type == wc::FieldType::kEnum) {
+        REQUIRE(f.enum_type != nullptr);
+        if (!f.default_value.empty()) CHECK(f.enum_type->Has(f.default_value));
+      }
+      // Every default reads back as its type.
+      const wc::Value v = wc::FieldReader::DefaultValue(f);
+      if (f.type == wc::FieldType::kFloat) CHECK_NOTHROW(v.AsDouble());
+      if (f.type == wc::FieldType::kInt32 || f.type == wc::FieldType::kUInt32) CHECK_NOTHROW(v.AsInt64());
+    }
+  }
+  CHECK(r.Message("object_detection.protos.TrainConfig").fields.size() == 29);  // 1-30 without 29
+  CHECK(r.Message("object_detection.protos.TrainConfig").fully_modelled());
+  CHECK_FALSE(r.Message("object_detection.protos.FasterRcnn").fully_modelled());
+  for (const char* m : {"Ssd", "Ssd.MaskHead", "SsdFeatureExtractor", "Hyperparams", "Initializer", "InputReader"}) {
+    INFO(m);
+    CHECK(r.Message(std::string("object_detection.protos.") + m).fully_modelled());
+  }
+  CHECK(r.Message("object_detection.protos.Ssd").fields.size() == 22);          // 1-16, 21-26
+  CHECK(r.Message("object_detection.protos.InputReader").fields.size() == 36);  // 1-37 without 28
+  CHECK_THROWS_AS(r.Message("object_detection.protos.Nope"), warmstart::ArgumentError);
+}
+
+TEST_CASE("schema: edit distance and suggestions", "[config]") {
+  CHECK(wc::detail::EditDistance("", "abc") == 3);
+  CHECK(wc::detail::EditDistance("kitten", "sitting") == 3);
+  CHECK(wc::detail::EditDistance("batch_size", "batch_size") == 0);
+  CHECK(wc::detail::ClosestName("batchsize", {"batch_size", "num_steps"}) == "batch_size");
+  CHECK(wc::detail::ClosestName("zzz", {"batch_size", "num_steps"}).empty());
+}
