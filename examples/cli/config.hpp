@@ -195,7 +195,8 @@ class ConfigCommand {
     config::PipelineConfig pc = config::PipelineConfig::Load(file);
     const config::FieldSchema* field = config::PipelineConfig::SchemaFieldAt(path);
     const config::Value* current = pc.document().root().FindLast(path);
-    if (field != nullptr && field->repeated) {
+    const bool indexed = path.find('[', path.rfind('.') == std::string::npos ? 0 : path.rfind('.')) != std::string::npos;
+    if (field != nullptr && field->repeated && !indexed) {
       throw UsageError("config set: " + path + " is a repeated field; give one element as " + path + "[i]");
     }
     const config::Value value = config_cli::ParseValue(path, text, field, current);

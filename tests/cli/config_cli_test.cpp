@@ -120,6 +120,15 @@ TEST_CASE("cli config set: one value changes, every other byte stays", "[cli][co
   CHECK(r.out == "detection\n");
   CHECK(r.err.empty());  // explicit now: no "resolved" note
 
+  // One element of a repeated field, by index; the whole field is refused.
+  r = RunCli({"config", "set", "model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios[1]", "3.0", file});
+  REQUIRE(r.exit_code == 0);
+  r = RunCli({"config", "get", "model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios", file});
+  CHECK(r.out == "1.0\n3.0\n");
+  r = RunCli({"config", "set", "model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios", "3.0", file});
+  CHECK(r.exit_code == 2);
+  RequireOneErrorLine(r, "is a repeated field");
+
   // Values the schema refuses: usage errors, the file untouched.
   const std::string before = ReadFile(tmp / "pipeline.config");
   r = RunCli({"config", "set", "train_config.batch_size", "eight", file});
