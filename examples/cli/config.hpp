@@ -175,6 +175,10 @@ class ConfigCommand {
     const std::string& path = options_.get_args[0];
     const config::PipelineConfig pc = config::PipelineConfig::Load(options_.get_args[1]);
     PrintNotes(pc, err);
+    // An explicit index names one occurrence: no default stands in for a missing one.
+    if (path.find('[') != std::string::npos && pc.document().root().FindAll(path).empty()) {
+      throw NotFoundError(ErrorContext(options_.get_args[1]).WithKey(path), "the file has no such occurrence");
+    }
     const config::FieldLookup found = pc.GetWithDefault(path);
     for (const config::Value& v : found.values) out << config_cli::Show(v) << "\n";
     if (found.resolved) {
@@ -206,7 +210,12 @@ class ConfigCommand {
     // The edited text must still load (the same checks as reading it would make).
     const std::string edited = pc.document().Print();
     const std::string target = options_.output.empty() ? file : options_.output;
-    config::PipelineConfig::Parse(edited, target);
+    const config::PipelineConfig after = config::PipelineConfig::Parse(edited, target);
+    if (after.diagnostics().size() > pc.diagnostics().size()) {
+      throw FormatError(ErrorContext(file).WithKey(path),
+                        "refused: the edit would make the file fail `config check`: " +
+                            after.diagnostics().back().message);
+    }
     pc.document().Save(target);
     err << "set " << path << " = " << config_cli::Show(value)
         << (existed ? " (was " + before + ")" : std::string(" (was not set)")) << " in " << target << "\n";

@@ -386,3 +386,43 @@ TEST_CASE("an overwrite that fails before the switch leaves the old bundle untou
   CHECK(CheckOldOrNew(prefix) == kOld);
   CHECK(TempstateFiles(tmp.path()) == 0);
 }
+
+TEST_CASE("overwriting through another spelling of the prefix keeps the new bundle", "[writer]") {
+  TempDir tmp;
+  const std::string plain = (tmp / "m").string();
+  const std::string doubled = tmp.path().string() + "//m";
+  WriteBundle(plain, kOld);
+  WriteBundle(doubled, kNew);  // the same files, named "dir//m"
+  CHECK(CheckOldOrNew(plain) == kNew);
+  CHECK(TempstateFiles(tmp.path()) == 0);
+}
+
+TEST_CASE("merges that would lose data through their renames are refused or safe", "[writer]") {
+  TempDir tmp;
+  const std::string m = (tmp / "m").string();
+  // A 2-shard bundle whose first key (in sort order) lives in shard 1: merged into its own
+  // prefix, shard 1 would be renamed over shard 0 before shard 0 moves.
+  {
+    BundleWriter a((tmp / "pa").string());
+    a.Add("z", std::vector<int32_t>{1}, TensorShape{1});
+    a.Finish();
+    BundleWriter b((tmp / "pb").string());
+    b.Add("a", std::vector<int32_t>{2}, TensorShape{1});
+    b.Finish();
+    MergeBundles({(tmp / "pa").string(), (tmp / "pb").string()}, m);
+  }
+  REQUIRE(Checkpoint::Open(m).VerifyAll().ok());
+  CHECK_THROWS_AS(MergeBundles({m}, m), warmstart::ArgumentError);
+  CHECK(Checkpoint::Open(m).VerifyAll().ok());
+  CHECK(Checkpoint::Open(m).Read<int32_t>("a") == std::vector<int32_t>{2});
+
+  // The output prefix spelled differently among the inputs: its new index must survive.
+  BundleWriter q((tmp / "q").string());
+  q.Add("q", std::vector<int32_t>{3}, TensorShape{1});
+  q.Finish();
+  MergeBundles({(tmp.path() / "." / "m").string(), (tmp / "q").string()}, m);
+  const Checkpoint merged = Checkpoint::Open(m);
+  CHECK(merged.VerifyAll().ok());
+  CHECK(merged.entries().size() == 3);
+  CHECK_FALSE(fs::exists(MetaFilename((tmp / "q").string())));
+}

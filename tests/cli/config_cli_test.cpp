@@ -129,6 +129,15 @@ TEST_CASE("cli config set: one value changes, every other byte stays", "[cli][co
   CHECK(r.exit_code == 2);
   RequireOneErrorLine(r, "is a repeated field");
 
+  // An edit that TF's Merge would take as a oneof switch (faster_rcnn beside ssd) is refused.
+  r = RunCli({"config", "set", "model.faster_rcnn.num_classes", "3", file});
+  CHECK(r.exit_code == 1);
+  RequireOneErrorLine(r, "would make the file fail `config check`");
+  // get of an index that has no occurrence: an error, not a default.
+  r = RunCli({"config", "get", "train_config[2].batch_size", file});
+  CHECK(r.exit_code == 1);
+  RequireOneErrorLine(r, "no such occurrence");
+
   // Values the schema refuses: usage errors, the file untouched.
   const std::string before = ReadFile(tmp / "pipeline.config");
   r = RunCli({"config", "set", "train_config.batch_size", "eight", file});

@@ -88,6 +88,171 @@ TEST_CASE("schema: Ssd, SsdFeatureExtractor, Hyperparams and InputReader are ful
   CHECK(bnt->number == 6);
 }
 
+TEST_CASE("schema: the SSD sub-messages are fully modelled (unknown field: error at line:column)", "[config]") {
+  // One misspelt (or foreign) field per message; the text is `<path> {\n  <field> ... }`, so the
+  // error is always at 2:3. Messages without fields have nothing to suggest.
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"model { ssd { image_resizer {\n  fixed_shape_resize { } }}}",
+       "p.config:2:3: message type \"object_detection.protos.ImageResizer\" has no field named "
+       "\"fixed_shape_resize\"; did you mean 'fixed_shape_resizer'?"},
+      {"model { ssd { image_resizer { keep_aspect_ratio_resizer {\n  min_dimenson: 600 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.KeepAspectRatioResizer\" has no field named "
+       "\"min_dimenson\"; did you mean 'min_dimension'?"},
+      {"model { ssd { image_resizer { fixed_shape_resizer {\n  resize_metod: AREA }}}}",
+       "p.config:2:3: message type \"object_detection.protos.FixedShapeResizer\" has no field named "
+       "\"resize_metod\"; did you mean 'resize_method'?"},
+      {"model { ssd { image_resizer { identity_resizer {\n  height: 300 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.IdentityResizer\" has no field named "
+       "\"height\""},
+      {"model { ssd { image_resizer { conditional_shape_resizer {\n  size_treshold: 512 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.ConditionalShapeResizer\" has no field named "
+       "\"size_treshold\"; did you mean 'size_threshold'?"},
+      {"model { ssd { image_resizer { pad_to_multiple_resizer {\n  multipl: 32 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.PadToMultipleResizer\" has no field named "
+       "\"multipl\"; did you mean 'multiple'?"},
+      {"model { ssd { box_coder {\n  faster_rcnn_boxcoder { } }}}",
+       "p.config:2:3: message type \"object_detection.protos.BoxCoder\" has no field named "
+       "\"faster_rcnn_boxcoder\"; did you mean 'faster_rcnn_box_coder'?"},
+      {"model { ssd { box_coder { mean_stddev_box_coder {\n  stdev: 0.1 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.MeanStddevBoxCoder\" has no field named "
+       "\"stdev\"; did you mean 'stddev'?"},
+      {"model { ssd { box_coder { square_box_coder {\n  length_scal: 5.0 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.SquareBoxCoder\" has no field named "
+       "\"length_scal\"; did you mean 'length_scale'?"},
+      {"model { ssd { box_coder { keypoint_box_coder {\n  num_keypoint: 4 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.KeypointBoxCoder\" has no field named "
+       "\"num_keypoint\"; did you mean 'num_keypoints'?"},
+      {"model { ssd { matcher {\n  argmax_matchr { } }}}",
+       "p.config:2:3: message type \"object_detection.protos.Matcher\" has no field named "
+       "\"argmax_matchr\"; did you mean 'argmax_matcher'?"},
+      {"model { ssd { matcher { bipartite_matcher {\n  use_matmul_gathr: true }}}}",
+       "p.config:2:3: message type \"object_detection.protos.BipartiteMatcher\" has no field named "
+       "\"use_matmul_gathr\"; did you mean 'use_matmul_gather'?"},
+      {"model { ssd { similarity_calculator {\n  iou_similarty { } }}}",
+       "p.config:2:3: message type \"object_detection.protos.RegionSimilarityCalculator\" has no field named "
+       "\"iou_similarty\"; did you mean 'iou_similarity'?"},
+      {"model { ssd { similarity_calculator { neg_sq_dist_similarity {\n  scale: 2 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.NegSqDistSimilarity\" has no field named "
+       "\"scale\""},
+      {"model { ssd { similarity_calculator { iou_similarity {\n  threshold: 0.5 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.IouSimilarity\" has no field named "
+       "\"threshold\""},
+      {"model { ssd { similarity_calculator { ioa_similarity {\n  threshold: 0.5 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.IoaSimilarity\" has no field named "
+       "\"threshold\""},
+      {"model { ssd { similarity_calculator { thresholded_iou_similarity {\n  iou_treshold: 0.5 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.ThresholdedIouSimilarity\" has no field named "
+       "\"iou_treshold\"; did you mean 'iou_threshold'?"},
+      {"model { ssd { anchor_generator {\n  ssd_anchor_generater { } }}}",
+       "p.config:2:3: message type \"object_detection.protos.AnchorGenerator\" has no field named "
+       "\"ssd_anchor_generater\"; did you mean 'ssd_anchor_generator'?"},
+      {"model { ssd { box_predictor {\n  convolutional_box_predicter { } }}}",
+       "p.config:2:3: message type \"object_detection.protos.BoxPredictor\" has no field named "
+       "\"convolutional_box_predicter\"; did you mean 'convolutional_box_predictor'?"},
+      {"model { ssd { box_predictor { convolutional_box_predictor {\n  kernal_size: 3 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.ConvolutionalBoxPredictor\" has no field named "
+       "\"kernal_size\"; did you mean 'kernel_size'?"},
+      {"model { ssd { box_predictor { convolutional_box_predictor { box_encodings_clip_range {\n  mn: -1 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.ConvolutionalBoxPredictor.BoxEncodingsClipRange\" has no field named "
+       "\"mn\"; did you mean 'min'?"},
+      {"model { ssd { box_predictor { weight_shared_convolutional_box_predictor {\n  share_prediction_towers: true }}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightSharedConvolutionalBoxPredictor\" has no field named "
+       "\"share_prediction_towers\"; did you mean 'share_prediction_tower'?"},
+      {"model { ssd { box_predictor { weight_shared_convolutional_box_predictor { box_encodings_clip_range {\n  mx: 1 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange\" has no field named "
+       "\"mx\"; did you mean 'max'?"},
+      {"model { ssd { post_processing {\n  score_convertor: SIGMOID }}}",
+       "p.config:2:3: message type \"object_detection.protos.PostProcessing\" has no field named "
+       "\"score_convertor\"; did you mean 'score_converter'?"},
+      {"model { ssd { post_processing { batch_non_max_suppression {\n  max_total_detection: 100 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.BatchNonMaxSuppression\" has no field named "
+       "\"max_total_detection\"; did you mean 'max_total_detections'?"},
+      {"model { ssd { loss {\n  classification_wieght: 1.0 }}}",
+       "p.config:2:3: message type \"object_detection.protos.Loss\" has no field named "
+       "\"classification_wieght\"; did you mean 'classification_weight'?"},
+      {"model { ssd { loss { equalization_loss {\n  exclude_prefix: 'a' }}}}",
+       "p.config:2:3: message type \"object_detection.protos.Loss.EqualizationLoss\" has no field named "
+       "\"exclude_prefix\"; did you mean 'exclude_prefixes'?"},
+      {"model { ssd { loss { random_example_sampler {\n  positive_sample_fractions: 0.1 }}}}",
+       "p.config:2:3: message type \"object_detection.protos.RandomExampleSampler\" has no field named "
+       "\"positive_sample_fractions\"; did you mean 'positive_sample_fraction'?"},
+      {"model { ssd { loss { localization_loss {\n  weighted_smoothl1 { } }}}}",
+       "p.config:2:3: message type \"object_detection.protos.LocalizationLoss\" has no field named "
+       "\"weighted_smoothl1\"; did you mean 'weighted_smooth_l1'?"},
+      {"model { ssd { loss { localization_loss { weighted_l2 {\n  anchorwise_outputs: false }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedL2LocalizationLoss\" has no field named "
+       "\"anchorwise_outputs\"; did you mean 'anchorwise_output'?"},
+      {"model { ssd { loss { localization_loss { weighted_smooth_l1 {\n  delt: 1.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedSmoothL1LocalizationLoss\" has no field named "
+       "\"delt\"; did you mean 'delta'?"},
+      {"model { ssd { loss { localization_loss { weighted_iou {\n  delta: 1.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedIOULocalizationLoss\" has no field named "
+       "\"delta\""},
+      {"model { ssd { loss { localization_loss { l1_localization_loss {\n  delta: 1.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.L1LocalizationLoss\" has no field named "
+       "\"delta\""},
+      {"model { ssd { loss { localization_loss { weighted_giou {\n  delta: 1.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedGIOULocalizationLoss\" has no field named "
+       "\"delta\""},
+      {"model { ssd { loss { classification_loss {\n  weighted_sigmoid_focall { } }}}}",
+       "p.config:2:3: message type \"object_detection.protos.ClassificationLoss\" has no field named "
+       "\"weighted_sigmoid_focall\"; did you mean 'weighted_sigmoid_focal'?"},
+      {"model { ssd { loss { classification_loss { weighted_sigmoid {\n  anchorwise_ouput: false }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedSigmoidClassificationLoss\" has no field named "
+       "\"anchorwise_ouput\"; did you mean 'anchorwise_output'?"},
+      {"model { ssd { loss { classification_loss { weighted_sigmoid_focal {\n  gama: 2.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.SigmoidFocalClassificationLoss\" has no field named "
+       "\"gama\"; did you mean 'gamma'?"},
+      {"model { ssd { loss { classification_loss { weighted_softmax {\n  logit_scal: 1.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedSoftmaxClassificationLoss\" has no field named "
+       "\"logit_scal\"; did you mean 'logit_scale'?"},
+      {"model { ssd { loss { classification_loss { weighted_logits_softmax {\n  logitscale: 1.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedSoftmaxClassificationAgainstLogitsLoss\" has no field named "
+       "\"logitscale\"; did you mean 'logit_scale'?"},
+      {"model { ssd { loss { classification_loss { bootstrapped_sigmoid {\n  hard_boostrap: true }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.BootstrappedSigmoidClassificationLoss\" has no field named "
+       "\"hard_boostrap\"; did you mean 'hard_bootstrap'?"},
+      {"model { ssd { loss { classification_loss { penalty_reduced_logistic_focal_loss {\n  betta: 4.0 }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.PenaltyReducedLogisticFocalLoss\" has no field named "
+       "\"betta\"; did you mean 'beta'?"},
+      {"model { ssd { loss { classification_loss { weighted_dice_classification_loss {\n  squared_normalisation: true }}}}}",
+       "p.config:2:3: message type \"object_detection.protos.WeightedDiceClassificationLoss\" has no field named "
+       "\"squared_normalisation\"; did you mean 'squared_normalization'?"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    CHECK(ErrorOf(c.text) == c.error);
+  }
+}
+
+
+TEST_CASE("schema: fields of the current SSD sub-message protos load, strictly", "[config]") {
+  CHECK(ErrorOf("model { ssd {\n"
+                "  image_resizer { keep_aspect_ratio_resizer { resize_method: AREA per_channel_pad_value: 0.5\n"
+                "    per_channel_pad_value: 0.5 convert_to_grayscale: true } }\n"
+                "  box_coder { keypoint_box_coder { num_keypoints: 17 } }\n"
+                "  matcher { bipartite_matcher { use_matmul_gather: true } }\n"
+                "  similarity_calculator { thresholded_iou_similarity { iou_threshold: 0.4 } }\n"
+                "  box_predictor { weight_shared_convolutional_box_predictor { score_converter: SIGMOID\n"
+                "    apply_conv_hyperparams_to_heads: true box_encodings_clip_range { min: -1 max: 1 } } }\n"
+                "  post_processing { calibration_config { anything: 1 } batch_non_max_suppression {\n"
+                "    use_combined_nms: true change_coordinate_frame: false use_cpu_nms: true soft_nms_sigma: 0.5 } }\n"
+                "  loss { expected_loss_weights: REWEIGHTING_UNMATCHED_ANCHORS random_example_sampler { }\n"
+                "    equalization_loss { weight: 0.1 exclude_prefixes: 'a' exclude_prefixes: 'b' }\n"
+                "    localization_loss { weighted_smooth_l1 { anchorwise_output: false delta: 0.1 } }\n"
+                "    classification_loss { weighted_sigmoid_focal { gamma: 2.0 alpha: 0.25 } } } } }\n",
+                /*strict=*/true) == "");
+  CHECK(ErrorOf("model { ssd { image_resizer { conditional_shape_resizer { condition: SMALLER } } } }", true) == "");
+  CHECK(ErrorOf("model { ssd { image_resizer { pad_to_multiple_resizer { multiple: 32 } } } }", true) == "");
+  CHECK(ErrorOf("model { ssd { image_resizer { fixed_shape_resizer { resize_method: LANCZOS } } } }") ==
+        "p.config:1:68: field \"resize_method\": enum type \"object_detection.protos.ResizeType\" has no value named "
+        "\"LANCZOS\"; valid values: BILINEAR, NEAREST_NEIGHBOR, BICUBIC, AREA");
+}
+
 TEST_CASE("schema: wrong value types name the field, its type, and what was found", "[config]") {
   CHECK(ErrorOf("train_config { batch_size: \"32\" }") ==
         "p.config:1:28: field \"batch_size\" (uint32): expected an unsigned integer, found string \"32\"");
@@ -173,7 +338,8 @@ TEST_CASE("schema: two members of one oneof: the last wins, noted; strict refuse
 TEST_CASE("schema: partially modelled messages keep unknown fields; the text prints back unchanged", "[config]") {
   const std::string text =
       "[my.ext] { a: 1 }\n"
-      "model { ssd { num_classes: 3 image_resizer { future_field: 3 } feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
+      "model { ssd { num_classes: 3 feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
+      "eval_config { future_field: 3 }\n"
       "graph_rewriter { quantization { delay: 48000 } }\n";
   auto p = wc::PipelineConfig::Parse(text, "p.config");
   CHECK(p.diagnostics().empty());
@@ -182,7 +348,8 @@ TEST_CASE("schema: partially modelled messages keep unknown fields; the text pri
   p.mutable_document().root().Set("model.ssd.num_classes", wc::Value::Int(4));
   CHECK(p.document().Print() ==
         "[my.ext] { a: 1 }\n"
-        "model { ssd { num_classes: 4 image_resizer { future_field: 3 } feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
+        "model { ssd { num_classes: 4 feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
+        "eval_config { future_field: 3 }\n"
         "graph_rewriter { quantization { delay: 48000 } }\n");
   p.Reparse();
   CHECK(p.ssd()->num_classes == 4);
@@ -214,7 +381,23 @@ TEST_CASE("schema: the table itself is consistent", "[config]") {
   CHECK(r.Message("object_detection.protos.TrainConfig").fields.size() == 29);  // 1-30 without 29
   CHECK(r.Message("object_detection.protos.TrainConfig").fully_modelled());
   CHECK_FALSE(r.Message("object_detection.protos.FasterRcnn").fully_modelled());
-  for (const char* m : {"Ssd", "Ssd.MaskHead", "SsdFeatureExtractor", "Hyperparams", "Initializer", "InputReader"}) {
+  for (const char* m :
+      {"Ssd", "Ssd.MaskHead", "SsdFeatureExtractor", "Hyperparams", "Initializer", "InputReader",
+       "ImageResizer", "KeepAspectRatioResizer", "FixedShapeResizer", "IdentityResizer",
+       "ConditionalShapeResizer", "PadToMultipleResizer", "BoxCoder", "MeanStddevBoxCoder",
+       "SquareBoxCoder", "KeypointBoxCoder", "Matcher", "BipartiteMatcher",
+       "RegionSimilarityCalculator", "NegSqDistSimilarity", "IouSimilarity", "IoaSimilarity",
+       "ThresholdedIouSimilarity", "AnchorGenerator", "BoxPredictor", "ConvolutionalBoxPredictor",
+       "ConvolutionalBoxPredictor.BoxEncodingsClipRange", "WeightSharedConvolutionalBoxPredictor",
+       "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange", "PostProcessing",
+       "BatchNonMaxSuppression", "Loss", "Loss.EqualizationLoss", "RandomExampleSampler",
+       "LocalizationLoss", "WeightedL2LocalizationLoss", "WeightedSmoothL1LocalizationLoss",
+       "WeightedIOULocalizationLoss", "L1LocalizationLoss", "WeightedGIOULocalizationLoss",
+       "ClassificationLoss", "WeightedSigmoidClassificationLoss", "SigmoidFocalClassificationLoss",
+       "WeightedSoftmaxClassificationLoss", "WeightedSoftmaxClassificationAgainstLogitsLoss",
+       "BootstrappedSigmoidClassificationLoss", "PenaltyReducedLogisticFocalLoss",
+       "WeightedDiceClassificationLoss", "FasterRcnnBoxCoder", "ArgMaxMatcher", "SsdAnchorGenerator",
+       "HardExampleMiner"}) {
     INFO(m);
     CHECK(r.Message(std::string("object_detection.protos.") + m).fully_modelled());
   }

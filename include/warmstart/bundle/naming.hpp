@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -51,7 +52,9 @@ inline std::vector<std::string> DataFilesOf(const std::string& prefix) {
     if (name.compare(0, base.size(), base) != 0) continue;
     const size_t of = name.find("-of-", base.size());
     if (of == std::string::npos || !AllDigits(name, base.size(), of) || !AllDigits(name, of + 4, name.size())) continue;
-    out.push_back((p.parent_path() / name).string());
+    // Spelled from the caller's own prefix ("d//m" stays "d//m..."), so that names compare
+    // equal to DataFilename(prefix, ...) and prefix-relative arithmetic stays right.
+    out.push_back(prefix + name.substr(base.size() - std::strlen(".data-")));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -81,7 +84,8 @@ inline std::vector<std::string> PreservedPreviousBundles(const std::string& pref
     }
     std::error_code tec;
     const fs::file_time_type t = fs::last_write_time(it->path(), tec);
-    found.emplace_back(t, (p.parent_path() / name.substr(0, name.size() - tail.size())).string());
+    const size_t base_length = head.size() - std::strlen(detail::PreviousTag());  // the prefix's file name
+    found.emplace_back(t, prefix + name.substr(base_length, name.size() - tail.size() - base_length));
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::string> out;

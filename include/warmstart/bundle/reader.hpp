@@ -322,7 +322,7 @@ class BundleReader {
     ErrorContext keyed = ctx;  // one context for all entries: assigning a key reuses its buffer
     // Growing the vector entry by entry touches fresh memory at every doubling, a large
     // part of listing a million entries; reserve what the table's restart points suggest.
-    entries_.reserve(static_cast<size_t>(std::min<uint64_t>(table.EntryCountHint(), uint64_t{1} << 22)));
+    entries_.reserve(static_cast<size_t>(std::min<uint64_t>(table.EntryCountHint(), uint64_t{1} << 20)));
     table.ForEach([&](const std::string& key, core::ByteView value, uint64_t offset) {
       if (first) {
         ReadHeader(key, value, offset, ctx);

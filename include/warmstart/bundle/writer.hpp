@@ -179,7 +179,7 @@ inline std::string TempSuffix() {
 inline void LinkOrCopy(const std::string& from, const std::string& to) {
   if (::link(from.c_str(), to.c_str()) == 0) return;
   const int link_err = errno;
-  if (link_err != EPERM && link_err != ENOTSUP && link_err != EOPNOTSUPP && link_err != EMLINK) {
+  if (link_err != EPERM && link_err != ENOTSUP && link_err != EOPNOTSUPP && link_err != EMLINK && link_err != ENOSYS) {
     ThrowIo(to, "cannot link " + from + " to this name", link_err);
   }
   std::error_code ec;
@@ -200,6 +200,13 @@ inline bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK
 inline bool IsRegularFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The identity of a file, whatever the spelling of its path; nullopt when it does not exist.
+inline std::optional<std::pair<dev_t, ino_t>> FileId(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return std::make_pair(st.st_dev, st.st_ino);
 }
 
 // The file name of `path` with `prefix` replaced by `other` (path starts with prefix).
@@ -252,6 +259,19 @@ inline void PublishBundle(const std::string& prefix, const std::vector<DataMove>
   std::vector<std::string> linked;
   bool index_moved = false;
   size_t moved = 0;
+  // Renames in order must not overwrite a file a later rename still reads (a merge of a
+  // bundle into its own prefix whose shard ids change).
+  for (size_t i = 0; i < moves.size(); ++i) {
+    const auto target = FileId(moves[i].to);
+    for (size_t j = i + 1; target && j < moves.size(); ++j) {
+      if (FileId(moves[j].from) == target) {
+        throw ArgumentError(ErrorContext(moves[i].to), "renaming " + moves[i].from + " here would overwrite " +
+                                                           moves[j].from + ", which is still to be moved; merge "
+                                                           "into another prefix");
+      }
+    }
+  }
+  if (overwrite) RemovePreserved(prefix);  // debris of an earlier interrupted overwrite
   try {
     if (overwrite) {
       for (const std::string& f : old_data) {
@@ -687,9 +707,20 @@ inline void MergeBundles(const std::vector<std::string>& prefixes, const std::st
   const std::vector<detail::DataMove> moves = detail::MergeMoves(state, out_prefix);
   const std::string index_temp = MetaFilename(out_prefix) + detail::TempSuffix();
   detail::WriteSyncedFile(index_temp, table);
-  detail::PublishBundle(out_prefix, moves, index_temp, detail::UndoMoves::kMoveBack);
-  for (const std::string& p : prefixes) {
-    if (MetaFilename(p) != MetaFilename(out_prefix)) detail::RemoveQuietly(MetaFilename(p));
+  // Input indexes are deleted afterwards by identity: a spelling of out_prefix among the
+  // inputs ("d/./m" for "d/m") must not delete the new index.
+  std::vector<std::optional<std::pair<dev_t, ino_t>>> input_ids;
+  for (const std::string& p : prefixes) input_ids.push_back(detail::FileId(MetaFilename(p)));
+  try {
+    detail::PublishBundle(out_prefix, moves, index_temp, detail::UndoMoves::kMoveBack);
+  } catch (...) {
+    detail::RemoveQuietly(index_temp);
+    throw;
+  }
+  const auto out_id = detail::FileId(MetaFilename(out_prefix));
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    const auto id = detail::FileId(MetaFilename(prefixes[i]));
+    if (id && id == input_ids[i] && id != out_id) detail::RemoveQuietly(MetaFilename(prefixes[i]));
   }
 }
 

@@ -599,37 +599,67 @@ inline void AddSsd(SchemaRegistry* r) {
        // Field 6 of the 2018 proto, reserved since; zoo pipeline.configs of 2018 still carry it.
        Bool("batch_norm_trainable", 6, "true").Deprecated(),
        Bool("replace_preprocessor_with_placeholder", 11, "false"), I32("num_layers", 12, "6")});
-  Add(r, "ImageResizer", kPartially,
+  // image_resizer.proto
+  const EnumSchema* resize_type =
+      AddEnum(r, "ResizeType", {{"BILINEAR", 0}, {"NEAREST_NEIGHBOR", 1}, {"BICUBIC", 2}, {"AREA", 3}});
+  const EnumSchema* resize_condition =
+      AddEnum(r, "ConditionalShapeResizer.ResizeCondition", {{"INVALID", 0}, {"GREATER", 1}, {"SMALLER", 2}});
+  Add(r, "ImageResizer", kFully,
       {Msg("keep_aspect_ratio_resizer", 1, "KeepAspectRatioResizer").Oneof("image_resizer_oneof"),
        Msg("fixed_shape_resizer", 2, "FixedShapeResizer").Oneof("image_resizer_oneof"),
-       Msg("identity_resizer", 3, "").Oneof("image_resizer_oneof"),
-       Msg("conditional_shape_resizer", 4, "").Oneof("image_resizer_oneof"),
-       Msg("pad_to_multiple_resizer", 5, "").Oneof("image_resizer_oneof")});
-  Add(r, "FixedShapeResizer", kPartially, {I32("height", 1, "300"), I32("width", 2, "300")});
-  Add(r, "KeepAspectRatioResizer", kPartially,
-      {I32("min_dimension", 1, "600"), I32("max_dimension", 2, "1024"), Bool("pad_to_max_dimension", 4, "false")});
-  Add(r, "BoxCoder", kPartially,
+       Msg("identity_resizer", 3, "IdentityResizer").Oneof("image_resizer_oneof"),
+       Msg("conditional_shape_resizer", 4, "ConditionalShapeResizer").Oneof("image_resizer_oneof"),
+       Msg("pad_to_multiple_resizer", 5, "PadToMultipleResizer").Oneof("image_resizer_oneof")});
+  Add(r, "KeepAspectRatioResizer", kFully,
+      {I32("min_dimension", 1, "600"), I32("max_dimension", 2, "1024"), Enum("resize_method", 3, resize_type, "BILINEAR"),
+       Bool("pad_to_max_dimension", 4, "false"), Bool("convert_to_grayscale", 5, "false"),
+       Flt("per_channel_pad_value", 6).Repeated()});
+  Add(r, "FixedShapeResizer", kFully,
+      {I32("height", 1, "300"), I32("width", 2, "300"), Enum("resize_method", 3, resize_type, "BILINEAR"),
+       Bool("convert_to_grayscale", 4, "false")});
+  Add(r, "IdentityResizer", kFully, {});
+  Add(r, "ConditionalShapeResizer", kFully,
+      {Enum("condition", 1, resize_condition, "GREATER"), I32("size_threshold", 2, "300"),
+       Enum("resize_method", 3, resize_type, "BILINEAR"), Bool("convert_to_grayscale", 4, "false")});
+  Add(r, "PadToMultipleResizer", kFully, {I32("multiple", 1, "1"), Bool("convert_to_grayscale", 4, "false")});
+  // box_coder.proto and the four coders
+  Add(r, "BoxCoder", kFully,
       {Msg("faster_rcnn_box_coder", 1, "FasterRcnnBoxCoder").Oneof("box_coder_oneof"),
-       Msg("mean_stddev_box_coder", 2, "").Oneof("box_coder_oneof"),
-       Msg("square_box_coder", 3, "").Oneof("box_coder_oneof"), Msg("keypoint_box_coder", 4, "").Oneof("box_coder_oneof")});
+       Msg("mean_stddev_box_coder", 2, "MeanStddevBoxCoder").Oneof("box_coder_oneof"),
+       Msg("square_box_coder", 3, "SquareBoxCoder").Oneof("box_coder_oneof"),
+       Msg("keypoint_box_coder", 4, "KeypointBoxCoder").Oneof("box_coder_oneof")});
   Add(r, "FasterRcnnBoxCoder", kFully,
       {Flt("y_scale", 1, "10.0"), Flt("x_scale", 2, "10.0"), Flt("height_scale", 3, "5.0"), Flt("width_scale", 4, "5.0")});
-  Add(r, "Matcher", kPartially,
+  Add(r, "MeanStddevBoxCoder", kFully, {Flt("stddev", 1, "0.01")});
+  Add(r, "SquareBoxCoder", kFully, {Flt("y_scale", 1, "10.0"), Flt("x_scale", 2, "10.0"), Flt("length_scale", 3, "5.0")});
+  Add(r, "KeypointBoxCoder", kFully,
+      {I32("num_keypoints", 1), Flt("y_scale", 2, "10.0"), Flt("x_scale", 3, "10.0"), Flt("height_scale", 4, "5.0"),
+       Flt("width_scale", 5, "5.0")});
+  // matcher.proto, argmax_matcher.proto, bipartite_matcher.proto
+  Add(r, "Matcher", kFully,
       {Msg("argmax_matcher", 1, "ArgMaxMatcher").Oneof("matcher_oneof"),
-       Msg("bipartite_matcher", 2, "").Oneof("matcher_oneof")});
+       Msg("bipartite_matcher", 2, "BipartiteMatcher").Oneof("matcher_oneof")});
   Add(r, "ArgMaxMatcher", kFully,
       {Flt("matched_threshold", 1, "0.5"), Flt("unmatched_threshold", 2, "0.5"), Bool("ignore_thresholds", 3, "false"),
        Bool("negatives_lower_than_unmatched", 4, "true"), Bool("force_match_for_each_row", 5, "false"),
        Bool("use_matmul_gather", 6, "false")});
-  Add(r, "RegionSimilarityCalculator", kPartially,
-      {Msg("neg_sq_dist_similarity", 1, "").Oneof("region_similarity"), Msg("iou_similarity", 2, "").Oneof("region_similarity"),
-       Msg("ioa_similarity", 3, "").Oneof("region_similarity"),
-       Msg("thresholded_iou_similarity", 4, "").Oneof("region_similarity")});
+  Add(r, "BipartiteMatcher", kFully, {Bool("use_matmul_gather", 6, "false")});
+  // region_similarity_calculator.proto
+  Add(r, "RegionSimilarityCalculator", kFully,
+      {Msg("neg_sq_dist_similarity", 1, "NegSqDistSimilarity").Oneof("region_similarity"),
+       Msg("iou_similarity", 2, "IouSimilarity").Oneof("region_similarity"),
+       Msg("ioa_similarity", 3, "IoaSimilarity").Oneof("region_similarity"),
+       Msg("thresholded_iou_similarity", 4, "ThresholdedIouSimilarity").Oneof("region_similarity")});
+  Add(r, "NegSqDistSimilarity", kFully, {});
+  Add(r, "IouSimilarity", kFully, {});
+  Add(r, "IoaSimilarity", kFully, {});
+  Add(r, "ThresholdedIouSimilarity", kFully, {Flt("iou_threshold", 1, "0.5")});
   AddSsdHeads(r);
 }
 
 inline void AddSsdHeads(SchemaRegistry* r) {
-  Add(r, "AnchorGenerator", kPartially,
+  // anchor_generator.proto: the wrapper; only the SSD generator's contents are checked.
+  Add(r, "AnchorGenerator", kFully,
       {Msg("grid_anchor_generator", 1, "").Oneof("anchor_generator_oneof"),
        Msg("ssd_anchor_generator", 2, "SsdAnchorGenerator").Oneof("anchor_generator_oneof"),
        Msg("multiscale_anchor_generator", 3, "").Oneof("anchor_generator_oneof"),
@@ -640,40 +670,87 @@ inline void AddSsdHeads(SchemaRegistry* r) {
        Bool("reduce_boxes_in_lowest_layer", 5, "true"), Flt("base_anchor_height", 6, "1.0"),
        Flt("base_anchor_width", 7, "1.0"), I32("height_stride", 8).Repeated(), I32("width_stride", 9).Repeated(),
        I32("height_offset", 10).Repeated(), I32("width_offset", 11).Repeated()});
-  Add(r, "BoxPredictor", kPartially,
+  // box_predictor.proto: the Mask R-CNN and R-FCN predictors' contents are not checked.
+  Add(r, "BoxPredictor", kFully,
       {Msg("convolutional_box_predictor", 1, "ConvolutionalBoxPredictor").Oneof("box_predictor_oneof"),
        Msg("mask_rcnn_box_predictor", 2, "").Oneof("box_predictor_oneof"),
        Msg("rfcn_box_predictor", 3, "").Oneof("box_predictor_oneof"),
-       Msg("weight_shared_convolutional_box_predictor", 4, "").Oneof("box_predictor_oneof")});
-  Add(r, "ConvolutionalBoxPredictor", kPartially,
+       Msg("weight_shared_convolutional_box_predictor", 4, "WeightSharedConvolutionalBoxPredictor")
+           .Oneof("box_predictor_oneof")});
+  Add(r, "ConvolutionalBoxPredictor", kFully,
       {Msg("conv_hyperparams", 1, "Hyperparams"), I32("min_depth", 2, "0"), I32("max_depth", 3, "0"),
        I32("num_layers_before_predictor", 4, "0"), Bool("use_dropout", 5, "true"),
        Flt("dropout_keep_probability", 6, "0.8"), I32("kernel_size", 7, "1"), I32("box_code_size", 8, "4"),
        Bool("apply_sigmoid_to_scores", 9, "false"), Flt("class_prediction_bias_init", 10, "0.0"),
-       Bool("use_depthwise", 11, "false")});
+       Bool("use_depthwise", 11, "false"),
+       Msg("box_encodings_clip_range", 12, "ConvolutionalBoxPredictor.BoxEncodingsClipRange")});
+  Add(r, "ConvolutionalBoxPredictor.BoxEncodingsClipRange", kFully, {Flt("min", 1), Flt("max", 2)});
+  const EnumSchema* ws_conv =
+      AddEnum(r, "WeightSharedConvolutionalBoxPredictor.ScoreConverter", {{"IDENTITY", 0}, {"SIGMOID", 1}});
+  Add(r, "WeightSharedConvolutionalBoxPredictor", kFully,
+      {Msg("conv_hyperparams", 1, "Hyperparams"), Bool("apply_conv_hyperparams_to_heads", 19, "false"),
+       Bool("apply_conv_hyperparams_pointwise", 20, "false"), I32("num_layers_before_predictor", 4, "0"),
+       I32("depth", 2, "0"), I32("kernel_size", 7, "3"), I32("box_code_size", 8, "4"),
+       Flt("class_prediction_bias_init", 10, "0.0"), Bool("use_dropout", 11, "false"),
+       Flt("dropout_keep_probability", 12, "0.8"), Bool("share_prediction_tower", 13, "false"),
+       Bool("use_depthwise", 14, "false"), Enum("score_converter", 16, ws_conv, "IDENTITY"),
+       Msg("box_encodings_clip_range", 17, "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange")});
+  Add(r, "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange", kFully, {Flt("min", 1), Flt("max", 2)});
+  // post_processing.proto; calibration_config's contents are not checked.
   const EnumSchema* conv = AddEnum(r, "PostProcessing.ScoreConverter", {{"IDENTITY", 0}, {"SIGMOID", 1}, {"SOFTMAX", 2}});
-  Add(r, "PostProcessing", kPartially,
+  Add(r, "PostProcessing", kFully,
       {Msg("batch_non_max_suppression", 1, "BatchNonMaxSuppression"), Enum("score_converter", 2, conv, "IDENTITY"),
-       Flt("logit_scale", 3, "1.0")});
-  Add(r, "BatchNonMaxSuppression", kPartially,
+       Flt("logit_scale", 3, "1.0"), Msg("calibration_config", 4, "")});
+  Add(r, "BatchNonMaxSuppression", kFully,
       {Flt("score_threshold", 1, "0.0"), Flt("iou_threshold", 2, "0.6"), I32("max_detections_per_class", 3, "100"),
-       I32("max_total_detections", 5, "100"), Bool("use_static_shapes", 6, "false")});
+       I32("max_total_detections", 5, "100"), Bool("use_static_shapes", 6, "false"),
+       Bool("use_class_agnostic_nms", 7, "false"), I32("max_classes_per_detection", 8, "1"),
+       Flt("soft_nms_sigma", 9, "0.0"), Bool("use_partitioned_nms", 10, "false"), Bool("use_combined_nms", 11, "false"),
+       Bool("change_coordinate_frame", 12, "true"), Bool("use_hard_nms", 13, "false"), Bool("use_cpu_nms", 14, "false")});
+  // losses.proto
   const EnumSchema* loss_type = AddEnum(r, "HardExampleMiner.LossType", {{"BOTH", 0}, {"CLASSIFICATION", 1}, {"LOCALIZATION", 2}});
-  Add(r, "Loss", kPartially,
+  const EnumSchema* expected =
+      AddEnum(r, "Loss.ExpectedLossWeights", {{"NONE", 0}, {"EXPECTED_SAMPLING", 1}, {"REWEIGHTING_UNMATCHED_ANCHORS", 2}});
+  Add(r, "Loss", kFully,
       {Msg("localization_loss", 1, "LocalizationLoss"), Msg("classification_loss", 2, "ClassificationLoss"),
        Msg("hard_example_miner", 3, "HardExampleMiner"), Flt("classification_weight", 4, "1.0"),
-       Flt("localization_weight", 5, "1.0")});
-  Add(r, "LocalizationLoss", kPartially,
-      {Msg("weighted_l2", 1, "").Oneof("localization_loss"), Msg("weighted_smooth_l1", 2, "").Oneof("localization_loss"),
-       Msg("weighted_iou", 3, "").Oneof("localization_loss"), Msg("l1_localization_loss", 4, "").Oneof("localization_loss"),
-       Msg("weighted_giou", 5, "").Oneof("localization_loss")});
-  Add(r, "ClassificationLoss", kPartially,
-      {Msg("weighted_sigmoid", 1, "").Oneof("classification_loss"), Msg("weighted_softmax", 2, "").Oneof("classification_loss"),
-       Msg("weighted_logits_softmax", 5, "").Oneof("classification_loss"),
-       Msg("bootstrapped_sigmoid", 3, "").Oneof("classification_loss"),
-       Msg("weighted_sigmoid_focal", 4, "").Oneof("classification_loss"),
-       Msg("penalty_reduced_logistic_focal_loss", 6, "").Oneof("classification_loss"),
-       Msg("weighted_dice_classification_loss", 7, "").Oneof("classification_loss")});
+       Flt("localization_weight", 5, "1.0"), Msg("random_example_sampler", 6, "RandomExampleSampler"),
+       Msg("equalization_loss", 7, "Loss.EqualizationLoss"), Enum("expected_loss_weights", 18, expected, "NONE"),
+       Flt("min_num_negative_samples", 19, "0.0"), Flt("desired_negative_sampling_ratio", 20, "3.0")});
+  Add(r, "Loss.EqualizationLoss", kFully, {Flt("weight", 1, "0.0"), Str("exclude_prefixes", 2).Repeated()});
+  Add(r, "RandomExampleSampler", kFully, {Flt("positive_sample_fraction", 1, "0.01")});
+  Add(r, "LocalizationLoss", kFully,
+      {Msg("weighted_l2", 1, "WeightedL2LocalizationLoss").Oneof("localization_loss"),
+       Msg("weighted_smooth_l1", 2, "WeightedSmoothL1LocalizationLoss").Oneof("localization_loss"),
+       Msg("weighted_iou", 3, "WeightedIOULocalizationLoss").Oneof("localization_loss"),
+       Msg("l1_localization_loss", 4, "L1LocalizationLoss").Oneof("localization_loss"),
+       Msg("weighted_giou", 5, "WeightedGIOULocalizationLoss").Oneof("localization_loss")});
+  // `anchorwise_output` is marked "DEPRECATED, do not use" (a comment, not [deprecated = true]).
+  Add(r, "WeightedL2LocalizationLoss", kFully, {Bool("anchorwise_output", 1, "false").Deprecated()});
+  Add(r, "WeightedSmoothL1LocalizationLoss", kFully,
+      {Bool("anchorwise_output", 1, "false").Deprecated(), Flt("delta", 2, "1.0")});
+  Add(r, "WeightedIOULocalizationLoss", kFully, {});
+  Add(r, "L1LocalizationLoss", kFully, {});
+  Add(r, "WeightedGIOULocalizationLoss", kFully, {});
+  Add(r, "ClassificationLoss", kFully,
+      {Msg("weighted_sigmoid", 1, "WeightedSigmoidClassificationLoss").Oneof("classification_loss"),
+       Msg("weighted_softmax", 2, "WeightedSoftmaxClassificationLoss").Oneof("classification_loss"),
+       Msg("weighted_logits_softmax", 5, "WeightedSoftmaxClassificationAgainstLogitsLoss").Oneof("classification_loss"),
+       Msg("bootstrapped_sigmoid", 3, "BootstrappedSigmoidClassificationLoss").Oneof("classification_loss"),
+       Msg("weighted_sigmoid_focal", 4, "SigmoidFocalClassificationLoss").Oneof("classification_loss"),
+       Msg("penalty_reduced_logistic_focal_loss", 6, "PenaltyReducedLogisticFocalLoss").Oneof("classification_loss"),
+       Msg("weighted_dice_classification_loss", 7, "WeightedDiceClassificationLoss").Oneof("classification_loss")});
+  Add(r, "WeightedSigmoidClassificationLoss", kFully, {Bool("anchorwise_output", 1, "false").Deprecated()});
+  Add(r, "SigmoidFocalClassificationLoss", kFully,
+      {Bool("anchorwise_output", 1, "false").Deprecated(), Flt("gamma", 2, "2.0"), Flt("alpha", 3)});
+  Add(r, "WeightedSoftmaxClassificationLoss", kFully,
+      {Bool("anchorwise_output", 1, "false").Deprecated(), Flt("logit_scale", 2, "1.0")});
+  Add(r, "WeightedSoftmaxClassificationAgainstLogitsLoss", kFully,
+      {Bool("anchorwise_output", 1, "false").Deprecated(), Flt("logit_scale", 2, "1.0")});
+  Add(r, "BootstrappedSigmoidClassificationLoss", kFully,
+      {Flt("alpha", 1), Bool("hard_bootstrap", 2, "false"), Bool("anchorwise_output", 3, "false").Deprecated()});
+  Add(r, "PenaltyReducedLogisticFocalLoss", kFully, {Flt("alpha", 1), Flt("beta", 2)});
+  Add(r, "WeightedDiceClassificationLoss", kFully, {Bool("squared_normalization", 1, "false")});
   Add(r, "HardExampleMiner", kFully,
       {I32("num_hard_examples", 1, "64"), Flt("iou_threshold", 2, "0.7"), Enum("loss_type", 3, loss_type, "BOTH"),
        I32("max_negatives_per_positive", 4, "0"), I32("min_negatives_per_image", 5, "0")});

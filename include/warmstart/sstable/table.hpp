@@ -45,8 +45,9 @@ class Table {
 
   // A guess at the number of entries, for reserving memory, from the restart counts at
   // the ends of the uncompressed data blocks: TF's writers put a restart point every 16
-  // entries. Unverified (blocks are checked when read) and bounded by what the bytes can
-  // hold (an entry takes at least 3 bytes), so a hostile file cannot inflate it.
+  // entries. Unverified (blocks are checked when read) and bounded by a block's size / 16
+  // (a bundle entry takes ~20-60 bytes), so a hostile file gets at most that many entries'
+  // worth of reserved memory (the caller caps it further).
   uint64_t EntryCountHint() const {
     const ByteView bytes = file_.bytes();
     uint64_t hint = 0;
@@ -55,7 +56,8 @@ class Table {
       const uint8_t* end = bytes.data() + e.handle.offset + e.handle.size;
       if (end[0] != kNoCompression) continue;
       const uint64_t restarts = core::DecodeFixed32(end - 4);
-      hint += std::min<uint64_t>(16 * restarts, e.handle.size / 3);
+      if (4 * restarts + 4 > e.handle.size) continue;  // not a well-formed block; it fails when read
+      hint += std::min<uint64_t>(16 * restarts, e.handle.size / 16);
     }
     return hint;
   }
