@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <warmstart/bundle/checkpoint.hpp>
+#include <warmstart/core/text.hpp>
 
 namespace warmstart::cli {
 
@@ -30,34 +31,6 @@ class UsageError : public std::runtime_error {
 
 namespace detail {
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when there is none (Unicode 15, table 3-7:
-// no overlong forms, no surrogates, nothing above U+10FFFF).
-inline size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b = byte(i);
-  if (b < 0x80) return 1;
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-  if (b >= 0xc2 && b <= 0xdf) {
-    n = 2;
-  } else if (b >= 0xe0 && b <= 0xef) {
-    n = 3;
-    if (b == 0xe0) lo = 0xa0;
-    if (b == 0xed) hi = 0x9f;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    n = 4;
-    if (b == 0xf0) lo = 0x90;
-    if (b == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-  }
-  return n;
-}
-
 inline void AppendHexByte(std::string* out, unsigned char c) {
   static const char kHex[] = "0123456789abcdef";
   *out += "\\x";
@@ -67,14 +40,7 @@ inline void AppendHexByte(std::string* out, unsigned char c) {
 
 }  // namespace detail
 
-inline bool IsValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = detail::Utf8SequenceLength(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
+using core::IsValidUtf8;
 
 // A tensor name as text for a terminal: valid UTF-8 as it is; control bytes, DEL and bytes
 // that are not UTF-8 (slice keys, corrupt names) as \xNN. TF's names never need escaping.
@@ -82,7 +48,7 @@ inline std::string DisplayName(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   for (size_t i = 0; i < name.size();) {
-    const size_t n = detail::Utf8SequenceLength(name, i);
+    const size_t n = core::Utf8SequenceLength(name, i);
     const auto c = static_cast<unsigned char>(name[i]);
     if (n == 0 || c < 0x20 || c == 0x7f) {
       detail::AppendHexByte(&out, c);

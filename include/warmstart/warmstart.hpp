@@ -9,6 +9,7 @@
 #include "warmstart/core/file.hpp"
 #include "warmstart/core/snappy.hpp"
 #include "warmstart/core/edit_distance.hpp"
+#include "warmstart/core/text.hpp"
 
 #include "warmstart/sstable/format.hpp"
 #include "warmstart/sstable/block.hpp"

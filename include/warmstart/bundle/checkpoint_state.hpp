@@ -63,6 +63,7 @@
 #include <utility>
 #include <vector>
 
+#include "warmstart/core/text.hpp"
 #include "warmstart/error.hpp"
 
 namespace warmstart::bundle {
@@ -223,31 +224,7 @@ inline std::string FormatDouble(double v) {
 
 // ---- strings ----------------------------------------------------------------------------
 
-// text_format's CEscape: \" \\ \' \n \r \t, other bytes outside 0x20..0x7e as \ooo.
-inline std::string QuoteString(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto b = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\'': out += "\\'"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (b >= 0x20 && b < 0x7f) {
-          out += c;
-        } else {
-          out += '\\';
-          out += static_cast<char>('0' + (b >> 6));
-          out += static_cast<char>('0' + ((b >> 3) & 7));
-          out += static_cast<char>('0' + (b & 7));
-        }
-    }
-  }
-  return out + "\"";
-}
+using core::QuoteString;  // text_format's CEscape
 
 // ---- tokens -----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@
 #include <system_error>
 #include <utility>
 
+#include "warmstart/core/text.hpp"
 #include "warmstart/error.hpp"
 
 namespace warmstart::config {
@@ -123,32 +124,7 @@ inline std::string DescribeToken(const Token& t) {
   return "'" + shown + "'";
 }
 
-// protobuf's CEscape, in double quotes: \n \r \t \" \' \\, other bytes outside
-// 0x20..0x7e as three octal digits.
-inline std::string QuoteString(std::string_view bytes) {
-  std::string out = "\"";
-  for (const char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '"': out += "\\\""; break;
-      case '\'': out += "\\'"; break;
-      case '\\': out += "\\\\"; break;
-      default:
-        if (b >= 0x20 && b < 0x7f) {
-          out += c;
-        } else {
-          out += '\\';
-          out += static_cast<char>('0' + (b >> 6));
-          out += static_cast<char>('0' + ((b >> 3) & 7));
-          out += static_cast<char>('0' + (b & 7));
-        }
-    }
-  }
-  return out + "\"";
-}
+using core::QuoteString;  // protobuf's CEscape, in double quotes
 
 inline void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include "warmstart/core/text.hpp"
 #include <vector>
 
 #include "warmstart/bundle/dtype.hpp"
@@ -33,36 +35,7 @@ namespace detail {
 
 // Valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): what both formats
 // require of names (JSON strings; zip names flagged UTF-8).
-inline bool IsUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-      n = 2;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      n = 3;
-      if (b == 0xe0) lo = 0xa0;
-      if (b == 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      n = 4;
-      if (b == 0xf0) lo = 0x90;
-      if (b == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xbf)) return false;
-    }
-    i += n;
-  }
-  return true;
-}
+inline bool IsUtf8(std::string_view s) { return core::IsValidUtf8(s); }
 
 // n * m, or false when it overflows uint64.
 inline bool MultiplyChecked(uint64_t n, uint64_t m, uint64_t* out) {
