@@ -1,5 +1,5 @@
 # Entry points (see README.md):
-#   make demo    build the CLI (release preset) and inspect a checkpoint
+#   make demo    build the CLI (release preset), inspect a checkpoint and plan a fine-tune from it
 #   make test    configure, build and run every test with the ci preset (-Werror)
 #   make asan    the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   build the benchmarks (release preset) and run each once
@@ -55,7 +55,12 @@ demo: deps
 	echo; echo "== warmstart inspect $$ckpt"; \
 	"$(ROOT)/build/release/warmstart" inspect "$$ckpt"; \
 	echo; echo "== warmstart inspect --verify $$ckpt"; \
-	"$(ROOT)/build/release/warmstart" inspect --verify "$$ckpt"
+	"$(ROOT)/build/release/warmstart" inspect --verify "$$ckpt"; \
+	if [ -z "$(DEMO_CKPT)" ]; then \
+	  echo; echo "== warmstart plan: fine-tune the demo checkpoint to 3 classes (examples/demo/pipeline.config)"; \
+	  "$(ROOT)/build/release/warmstart" plan --config "$(ROOT)/examples/demo/pipeline.config" \
+	    --checkpoint "$$ckpt" --model-vars "$(ROOT)/examples/demo/model_vars.json"; \
+	fi
 
 asan: deps
 	cd "$(ROOT)" && cmake --preset asan && cmake --build --preset asan -j$(JOBS) && ctest --preset asan

@@ -36,34 +36,32 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <malloc.h>
 
 #include <memory>
 
+#include "bench_util.hpp"
 #include "warmstart/bundle/naming.hpp"
 #include "warmstart/bundle/reader.hpp"
 #include "warmstart/bundle/writer.hpp"
 #include "warmstart/core/crc32c.hpp"
 #include "warmstart/core/file.hpp"
 
-extern char** environ;
-
 namespace {
 
 namespace fs = std::filesystem;
+using warmstart::bench::Clock;
+using warmstart::bench::GBps;
+using warmstart::bench::kMiB;
+using warmstart::bench::LoadLine;
+using warmstart::bench::MsSince;
+using warmstart::bench::Rng;
 using warmstart::bundle::BundleReader;
 using warmstart::core::DiskFileSystem;
-using Clock = std::chrono::steady_clock;
 
 constexpr double kOpenGoalMs = 100.0;
 constexpr size_t kOpenGoalEntries = 100000;
 constexpr double kVerifyGoalRatio = 0.8;
-constexpr size_t kMiB = size_t{1} << 20;
 constexpr size_t kBigTensorBytes = 4 * kMiB;
 
 // ---- Options ----------------------------------------------------------------------
@@ -123,10 +121,6 @@ Options ParseOptions(int argc, char** argv) {
 
 // ---- Timing -----------------------------------------------------------------------
 
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
 struct Stats {
   double best = 0, median = 0;
 };
@@ -137,40 +131,12 @@ Stats Summarize(std::vector<double> ms) {
   return {ms.front(), n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2};
 }
 
-double GBps(uint64_t bytes, double ms) { return static_cast<double>(bytes) / (ms * 1e6); }
-
 const char* PassFail(bool pass) { return pass ? "PASS" : "FAIL"; }
 
 // A value the optimiser must compute.
 volatile uint64_t g_sink = 0;
 
-// Other work on the machine skews every number here; say how busy it was.
-std::string LoadLine() {
-  double load = -1;
-  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
-    std::fclose(f);
-  }
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  char line[96];
-  std::snprintf(line, sizeof(line), "load average %.2f on %ld CPUs%s", load, cpus,
-                load >= 0.5 * static_cast<double>(cpus) ? " (busy machine: timings are noisy)" : "");
-  return line;
-}
-
 // ---- Layout writer ----------------------------------------------------------------
-
-// xorshift64*: fast, deterministic, good enough to defeat any accidental compression.
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1Dull;
-  }
-  float Uniform() { return static_cast<float>(Next() >> 40) * (1.0f / 16777216.0f); }
-};
 
 struct TensorSpec {
   std::string name;
@@ -318,23 +284,11 @@ std::vector<TensorSpec> BigTensors(uint64_t total_bytes, int num_shards) {
 
 // Runs `cat FILES` with stdout on /dev/null; no shell in between.
 double TimeCat(const std::vector<std::string>& files) {
-  std::vector<char*> argv = {const_cast<char*>("cat")};
-  for (const std::string& f : files) argv.push_back(const_cast<char*>(f.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  const Clock::time_point start = Clock::now();
-  pid_t pid = 0;
-  const int err = posix_spawnp(&pid, "cat", &actions, nullptr, argv.data(), environ);
-  int status = 0;
-  if (err == 0) waitpid(pid, &status, 0);
-  const double ms = MsSince(start);
-  posix_spawn_file_actions_destroy(&actions);
-  if (err != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::printf("  ERROR: cat failed (spawn error %d, status %d)\n", err, status);
-  }
-  return ms;
+  std::vector<std::string> args = {"cat"};
+  args.insert(args.end(), files.begin(), files.end());
+  const warmstart::bench::SpawnResult r = warmstart::bench::RunTimed(std::move(args), "/dev/null");
+  if (!r.Succeeded()) std::printf("  ERROR: cat failed (spawn error %d, status %d)\n", r.spawn_error, r.status);
+  return r.ms;
 }
 
 // Open + VerifyAll, reader destroyed (files unmapped) inside the timed region.

@@ -23,21 +23,22 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_util.hpp"
 #include "warmstart/bundle/naming.hpp"
 #include "warmstart/bundle/writer.hpp"
-
-extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using warmstart::bench::Clock;
+using warmstart::bench::GBps;
+using warmstart::bench::kMiB;
+using warmstart::bench::LoadLine;
+using warmstart::bench::MsSince;
+using warmstart::bench::Rng;
 
-constexpr size_t kMiB = size_t{1} << 20;
 constexpr size_t kTensorBytes = 4 * kMiB;
 
 struct Options {
@@ -65,36 +66,6 @@ Options ParseOptions(int argc, char** argv) {
   if (o.mib < 4) throw std::invalid_argument("--mib must be at least 4 (one 4 MiB tensor)");
   return o;
 }
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double GBps(uint64_t bytes, double ms) { return static_cast<double>(bytes) / (ms * 1e6); }
-
-std::string LoadLine() {
-  double load = -1;
-  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
-    std::fclose(f);
-  }
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  char line[96];
-  std::snprintf(line, sizeof(line), "load average %.2f on %ld CPUs%s", load, cpus,
-                load >= 0.5 * static_cast<double>(cpus) ? " (busy machine: timings are noisy)" : "");
-  return line;
-}
-
-// xorshift64*: payloads that no layer can compress.
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1Dull;
-  }
-};
 
 std::vector<std::vector<float>> MakeTensors(size_t count) {
   std::vector<std::vector<float>> out(count, std::vector<float>(kTensorBytes / sizeof(float)));
@@ -155,23 +126,12 @@ double TimeWriteNoSync(const std::string& path, const std::vector<std::vector<fl
 double TimeCp(const std::string& from, const std::string& to) {
   fs::remove(to);
   const std::string script = "cp \"$1\" \"$2\" && sync \"$2\"";
-  std::vector<std::string> args = {"sh", "-c", script, "sh", from, to};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const Clock::time_point start = Clock::now();
-  pid_t pid = 0;
-  if (::posix_spawnp(&pid, "sh", nullptr, nullptr, argv.data(), environ) != 0) {
-    throw std::runtime_error("cannot spawn sh");
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("waitpid failed");
-  }
-  const double ms = MsSince(start);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("cp + sync failed");
+  const warmstart::bench::SpawnResult r = warmstart::bench::RunTimed({"sh", "-c", script, "sh", from, to});
+  if (r.spawn_error != 0) throw std::runtime_error("cannot spawn sh");
+  if (!r.waited) throw std::runtime_error("waitpid failed");
+  if (!r.Succeeded()) throw std::runtime_error("cp + sync failed");
   fs::remove(to);
-  return ms;
+  return r.ms;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 //   warmstart export SRC OUT [--format safetensors|npz]   to safetensors / .npz
 //   warmstart import IN DST [--shards N]        from safetensors / .npz to a V2 bundle
 //   warmstart config get|set|json|check ...     read, edit and check a pipeline.config
+//   warmstart plan --config FILE --model-... [--profile P]   restore / freeze plan of a fine-tune
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its
@@ -27,6 +28,7 @@
 #include "diff.hpp"
 #include "export.hpp"
 #include "inspect.hpp"
+#include "plan.hpp"
 
 #ifndef WARMSTART_VERSION
 #define WARMSTART_VERSION "0.1.0"
@@ -63,6 +65,7 @@ int Run(int argc, char** argv) {
   cli::ExportCommand export_command(&app);
   cli::ImportCommand import_command(&app);
   cli::ConfigCommand config(&app);
+  cli::PlanCommand plan(&app);
 
   RequireKnownCommand(app, argc, argv);
   try {
@@ -80,6 +83,7 @@ int Run(int argc, char** argv) {
   if (export_command.selected()) return export_command.Run(std::cout, std::cerr);
   if (import_command.selected()) return import_command.Run(std::cout, std::cerr);
   if (config.selected()) return config.Run(std::cout, std::cerr);
+  if (plan.selected()) return plan.Run(std::cout, std::cerr);
   throw cli::UsageError("no command given: try 'warmstart --help'");
 }
 

@@ -45,3 +45,9 @@
 #include "warmstart/config/schema.hpp"
 #include "warmstart/config/pipeline.hpp"
 #include "warmstart/config/label_map.hpp"
+
+#include "warmstart/restore/pyregex.hpp"
+#include "warmstart/restore/variables.hpp"
+#include "warmstart/restore/rules.hpp"
+#include "warmstart/restore/plan.hpp"
+#include "warmstart/restore/apply.hpp"

@@ -218,3 +218,30 @@ TEST_CASE("checkpoint: a corrupt bundle found through a directory reports the re
   CHECK_THROWS_MATCHES(Checkpoint::Open(dir.path().string()), FormatError,
                        Says((dir / "broken.index").string() + ": offset 92: bad table magic number"));
 }
+
+TEST_CASE("checkpoint: every spelling of a prefix whose overwrite was interrupted finds the preserved copy",
+          "[bundle][checkpoint]") {
+  // Built by hand: the state after PublishBundle's step 2 (writer.hpp): PREFIX.index moved
+  // to B.index, the data file linked as B's, the new data not yet in place.
+  TempDir dir;
+  const fs::path prefix = dir / "model.ckpt-5";
+  const std::string previous = prefix.string() + ".previous.tempstate42";
+  WriteBundle(prefix, 2.5f);
+  fs::create_hard_link(prefix.string() + ".data-00000-of-00001", previous + ".data-00000-of-00001");
+  fs::rename(prefix.string() + ".index", previous + ".index");
+  for (const std::string& path : {prefix.string(), prefix.string() + ".index",
+                                  prefix.string() + ".data-00000-of-00001"}) {
+    INFO(path);
+    const Checkpoint c = Checkpoint::Open(path);
+    CHECK(c.prefix() == previous);
+    CHECK(ValueOf(c) == 2.5f);
+    REQUIRE(c.notes().size() == 1);
+    CHECK_THAT(c.notes()[0], Contains("'" + prefix.string() + ".index' is missing: an overwrite of '" +
+                                      prefix.string() + "' was interrupted; opened the previous bundle it "
+                                                        "preserved, '" + previous + "'"));
+  }
+  // Nothing preserved: the index spelling still reports what is missing.
+  fs::remove(previous + ".index");
+  CHECK_THROWS_MATCHES(Checkpoint::Open(prefix.string() + ".index"), NotFoundError, Says("no checkpoint here"));
+  CHECK_THROWS_MATCHES(Checkpoint::Open(prefix.string()), NotFoundError, Says("no checkpoint here"));
+}

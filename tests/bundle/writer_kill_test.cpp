@@ -15,8 +15,9 @@
 // the new data after a kill between the two renames. PublishBundle (writer.hpp) first keeps
 // the old bundle whole under PREFIX.previous.tempstate<R>, so the states a kill can leave
 // are: old; absent with the old one preserved (Checkpoint::Open falls back to it with a
-// note); new. The timed kills land in every phase of the write; the last test cases build
-// the in-between states by hand.
+// note); new. The timed kills land in every phase of the write; later test cases build
+// the in-between states by hand, and the step-by-step ones (at the end) kill or fail an
+// overwrite, and RecoverPreviousBundle, before each of their file-system steps.
 //
 // The child runs ordinary C++ after fork: this process is single-threaded at that point
 // (VerifyAll's threads are joined before it returns), and the child leaves with _exit.
@@ -425,4 +426,289 @@ TEST_CASE("merges that would lose data through their renames are refused or safe
   CHECK(merged.VerifyAll().ok());
   CHECK(merged.entries().size() == 3);
   CHECK_FALSE(fs::exists(MetaFilename((tmp / "q").string())));
+}
+
+// ---- step by step: every file-system step of an overwrite and of its recovery ----------
+//
+// detail::CurrentFileStepHook (writer.hpp) names each step of PublishBundle and
+// RecoverPreviousBundle before it runs. A child process stops before step k and is killed
+// there, for every k; or the hook throws there (an injected failure). Small bundles of four
+// tensors, old and new with the same keys, in three shapes: 2 shards overwritten by 1 (the
+// new data file is an extra name), 1 by 1 (it replaces the old data file's name) and 2 by
+// a 2-shard merge (both names replaced, the merge inputs moved back on failure).
+
+namespace {
+
+constexpr int kSmallTensors = 4;
+
+std::string SmallKey(int i) { return "small_" + std::to_string(i); }
+
+std::vector<int32_t> SmallValues(int version, int i) {
+  return {Value(version, i, 0), Value(version, i, 1), Value(version, i, 2)};
+}
+
+std::string PartPrefix(const std::string& prefix, int version, int part) {
+  return prefix + "_v" + std::to_string(version) + "_part" + std::to_string(part);
+}
+
+// For a 2-shard bundle: the two one-writer bundles MergeBundles combines (tensors 0-1, 2-3).
+void PrepareSmall(const std::string& prefix, int version, int shards) {
+  if (shards == 1) return;
+  for (int part = 0; part < 2; ++part) {
+    BundleWriter w(PartPrefix(prefix, version, part));
+    for (int i = 2 * part; i < 2 * part + 2; ++i) w.Add(SmallKey(i), SmallValues(version, i), TensorShape{3});
+    w.Finish();
+  }
+}
+
+// Publishes the bundle under `prefix`: one BundleWriter, or the merge of the prepared parts.
+void PublishSmall(const std::string& prefix, int version, int shards) {
+  if (shards == 2) {
+    MergeBundles({PartPrefix(prefix, version, 0), PartPrefix(prefix, version, 1)}, prefix);
+    return;
+  }
+  BundleWriter w(prefix);
+  for (int i = 0; i < kSmallTensors; ++i) w.Add(SmallKey(i), SmallValues(version, i), TensorShape{3});
+  w.Finish();
+}
+
+void WriteSmall(const std::string& prefix, int version, int shards) {
+  PrepareSmall(prefix, version, shards);
+  PublishSmall(prefix, version, shards);
+}
+
+// Opens `path` (a prefix or a file of it); requires one complete version of the small
+// bundle there, directly or through the preserved copy; returns which.
+int CheckSmall(const std::string& path) {
+  const Checkpoint ckpt = Checkpoint::Open(path);
+  for (const std::string& note : ckpt.notes()) REQUIRE_THAT(note, Catch::Contains("was interrupted"));
+  const VerifyReport report = ckpt.VerifyAll();
+  INFO(path << ": " << (report.ok() ? std::string("ok") : report.failures.front().message));
+  REQUIRE(report.ok());
+  REQUIRE(ckpt.entries().size() == static_cast<size_t>(kSmallTensors));
+  const int version = static_cast<int>(static_cast<uint32_t>(ckpt.Read<int32_t>(SmallKey(0))[0]) >> 28);
+  REQUIRE((version == kOld || version == kNew));
+  for (int i = 0; i < kSmallTensors; ++i) REQUIRE(ckpt.Read<int32_t>(SmallKey(i)) == SmallValues(version, i));
+  return version;
+}
+
+std::vector<std::string> Names(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+size_t PreservedFiles(const fs::path& dir) {
+  size_t n = 0;
+  for (const std::string& name : Names(dir)) n += name.find(".previous.tempstate") != std::string::npos;
+  return n;
+}
+
+std::vector<std::string> SmallDataFiles(const std::string& prefix, int shards) {
+  std::vector<std::string> out;
+  for (int s = 0; s < shards; ++s) out.push_back(DataFilename(prefix, s, shards));
+  return out;
+}
+
+// Installs a step hook for the scope.
+class ScopedStepHook {
+ public:
+  explicit ScopedStepHook(detail::FileStepHook hook) { detail::CurrentFileStepHook() = std::move(hook); }
+  ~ScopedStepHook() { detail::CurrentFileStepHook() = nullptr; }
+  ScopedStepHook(const ScopedStepHook&) = delete;
+  ScopedStepHook& operator=(const ScopedStepHook&) = delete;
+};
+
+// The steps `body` runs through, in order.
+template <class Body>
+std::vector<std::string> StepsOf(Body body) {
+  std::vector<std::string> steps;
+  ScopedStepHook hook([&](const std::string& step) { steps.push_back(step); });
+  body();
+  return steps;
+}
+
+// In a child: runs `body` with a hook that, before step `k` (0-based), reports on the pipe
+// and waits for SIGKILL. A body that ends first exits (0, or 2 on an exception).
+template <class Body>
+Child StartStoppingChild(int k, Body body) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    const int fd = fds[1];
+    detail::CurrentFileStepHook() = [fd, k, n = 0](const std::string&) mutable {
+      if (n++ == k) {
+        Signal(fd);
+        PauseForever();
+      }
+    };
+    try {
+      body();
+    } catch (...) {
+      ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  return Child{pid, fds[0]};
+}
+
+// True when the child stopped at its step and was killed there; false when it ended
+// (successfully) without reaching it.
+bool KillAtStep(Child& c) {
+  char byte = 0;
+  ssize_t n;
+  while ((n = ::read(c.read_fd, &byte, 1)) < 0 && errno == EINTR) {
+  }
+  if (n == 1) {
+    ::kill(c.pid, SIGKILL);
+    const int status = Reap(c);
+    REQUIRE(WIFSIGNALED(status));
+    return true;
+  }
+  const int status = Reap(c);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return false;
+}
+
+struct Shapes {
+  int old_shards, new_shards;
+};
+constexpr Shapes kShapes[] = {{2, 1}, {1, 1}, {2, 2}};
+
+// Index of the step after which the new bundle is in place.
+size_t SwitchStep(const std::vector<std::string>& steps) {
+  const auto it = std::find(steps.begin(), steps.end(), "publish: rename the index");
+  REQUIRE(it != steps.end());
+  return static_cast<size_t>(it - steps.begin());
+}
+
+// PREFIX holds the old bundle itself (no fallback), with exactly its data files, and no
+// preserved file is left. (Debris of a killed writer, PREFIX.*.tempstate<R>, may remain.)
+void CheckRecovered(const fs::path& dir, const std::string& prefix, int old_shards) {
+  REQUIRE(fs::exists(MetaFilename(prefix)));
+  CHECK(Checkpoint::Open(prefix).notes().empty());
+  CHECK(CheckSmall(prefix) == kOld);
+  CHECK(detail::DataFilesOf(prefix) == SmallDataFiles(prefix, old_shards));
+  CHECK(PreservedFiles(dir) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("an overwrite killed before each of its steps, then its recovery killed before each of its steps",
+          "[writer][kill]") {
+  TempDir tmp;
+  int trial = 0;
+  for (const Shapes& shapes : kShapes) {
+    INFO("old bundle " << shapes.old_shards << " shard(s), new " << shapes.new_shards);
+    // Builds the directory a kill before overwrite step k leaves; returns the prefix.
+    auto interrupted_overwrite = [&](size_t k) {
+      const fs::path dir = tmp / ("t" + std::to_string(trial++));
+      const std::string prefix = (dir / "model.ckpt").string();
+      WriteSmall(prefix, kOld, shapes.old_shards);
+      PrepareSmall(prefix, kNew, shapes.new_shards);
+      Child c = StartStoppingChild(static_cast<int>(k), [&] { PublishSmall(prefix, kNew, shapes.new_shards); });
+      REQUIRE(KillAtStep(c));
+      return prefix;
+    };
+    const std::vector<std::string> steps = [&] {
+      const std::string prefix = (tmp / ("t" + std::to_string(trial++)) / "model.ckpt").string();
+      WriteSmall(prefix, kOld, shapes.old_shards);
+      PrepareSmall(prefix, kNew, shapes.new_shards);
+      return StepsOf([&] { PublishSmall(prefix, kNew, shapes.new_shards); });
+    }();
+    // Links of the old data files, fsync, index aside, data renames, index, fsync, cleanup.
+    CHECK(steps.size() == static_cast<size_t>(shapes.old_shards + shapes.new_shards + 5));
+    int absent = 0;
+    for (size_t k = 0; k < steps.size(); ++k) {
+      INFO("overwrite killed before step " << k << ": " << steps[k]);
+      const std::string prefix = interrupted_overwrite(k);
+      const int expected = k <= SwitchStep(steps) ? kOld : kNew;
+      CHECK(CheckSmall(prefix) == expected);
+      CHECK(CheckSmall(MetaFilename(prefix)) == expected);  // the index spelling falls back too
+      CHECK(CheckSmall(DataFilename(prefix, 0, shapes.new_shards)) == expected);
+      if (fs::exists(MetaFilename(prefix))) continue;
+      // PREFIX absent, the old bundle preserved: kill the recovery before each of its steps.
+      ++absent;
+      for (int r = 0;; ++r) {
+        const std::string rprefix = r == 0 ? prefix : interrupted_overwrite(k);
+        const fs::path dir = fs::path(rprefix).parent_path();
+        Child rc = StartStoppingChild(r, [&] { RecoverPreviousBundle(rprefix); });
+        const bool killed = KillAtStep(rc);
+        INFO("recovery " << (killed ? "killed before its step " : "ran its ") << r << (killed ? "" : " steps"));
+        CHECK(CheckSmall(rprefix) == kOld);
+        CHECK(CheckSmall(MetaFilename(rprefix)) == kOld);
+        RecoverPreviousBundle(rprefix);  // finishes what the killed one began
+        CheckRecovered(dir, rprefix, shapes.old_shards);
+        CHECK_FALSE(RecoverPreviousBundle(rprefix));
+        fs::remove_all(dir);
+        if (!killed) break;
+      }
+    }
+    // Between "old index aside" and "new index in": one state per data rename, one before the index.
+    CHECK(absent == shapes.new_shards + 1);
+  }
+}
+
+TEST_CASE("an overwrite that fails at any step before the switch leaves exactly the old bundle", "[writer]") {
+  TempDir tmp;
+  int trial = 0;
+  for (const Shapes& shapes : kShapes) {
+    INFO("old bundle " << shapes.old_shards << " shard(s), new " << shapes.new_shards);
+    const std::vector<std::string> steps = [&] {
+      const std::string prefix = (tmp / ("f" + std::to_string(trial++)) / "model.ckpt").string();
+      WriteSmall(prefix, kOld, shapes.old_shards);
+      PrepareSmall(prefix, kNew, shapes.new_shards);
+      return StepsOf([&] { PublishSmall(prefix, kNew, shapes.new_shards); });
+    }();
+    REQUIRE(steps.size() == static_cast<size_t>(shapes.old_shards + shapes.new_shards + 5));
+    for (size_t k = 0; k < steps.size(); ++k) {
+      const fs::path dir = tmp / ("f" + std::to_string(trial++));
+      const std::string prefix = (dir / "model.ckpt").string();
+      WriteSmall(prefix, kOld, shapes.old_shards);
+      PrepareSmall(prefix, kNew, shapes.new_shards);
+      const std::vector<std::string> before = Names(dir);
+      INFO("failure injected before step " << k << ": " << steps[k]);
+      size_t n = 0;
+      {
+        ScopedStepHook hook([&](const std::string& step) {
+          if (n++ == k) throw warmstart::IoError(warmstart::ErrorContext(step), "injected failure");
+        });
+        CHECK_THROWS_AS(PublishSmall(prefix, kNew, shapes.new_shards), warmstart::IoError);
+      }
+      if (k <= SwitchStep(steps)) {
+        // Rolled back: the directory as before, byte for byte the old bundle, no debris.
+        CHECK(Names(dir) == before);
+        CHECK(Checkpoint::Open(prefix).notes().empty());
+        CHECK(CheckSmall(prefix) == kOld);
+        CHECK(TempstateFiles(dir) == 0);
+      } else {
+        // After the switch (the final fsync or the cleanup): the new bundle is in place.
+        CHECK(CheckSmall(prefix) == kNew);
+      }
+      fs::remove_all(dir);
+    }
+  }
+}
+
+TEST_CASE("RecoverPreviousBundle with PREFIX.index present removes only unusable preserved files", "[writer]") {
+  TempDir tmp;
+  const std::string prefix = (tmp / "model.ckpt").string();
+  WriteSmall(prefix, kOld, 1);
+  // Debris of an interrupted recovery (index already back) and a complete preserved copy.
+  fs::copy_file(DataFilename(prefix, 0, 1), DataFilename(prefix + ".previous.tempstate1", 0, 1));
+  fs::copy_file(DataFilename(prefix, 0, 1), DataFilename(prefix + ".previous.tempstate1", 0, 1) + ".tempstate7");
+  fs::copy_file(DataFilename(prefix, 0, 1), DataFilename(prefix + ".previous.tempstate2", 0, 1));
+  fs::copy_file(MetaFilename(prefix), MetaFilename(prefix + ".previous.tempstate2"));
+  CHECK_FALSE(RecoverPreviousBundle(prefix));
+  CHECK(Names(tmp.path()) == std::vector<std::string>{"model.ckpt.data-00000-of-00001", "model.ckpt.index",
+                                                      "model.ckpt.previous.tempstate2.data-00000-of-00001",
+                                                      "model.ckpt.previous.tempstate2.index"});
+  CHECK(CheckSmall(prefix) == kOld);
 }

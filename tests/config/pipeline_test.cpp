@@ -247,10 +247,18 @@ TEST_CASE("pipeline: GetWithDefault gives explicit values, proto defaults, the r
   CHECK(got.values.at(0).AsDouble() == Approx(0.2));
   CHECK(p.GetWithDefault("train_config.freeze_variables").values.empty());
   CHECK(p.GetWithDefault("train_config.optimizer.use_moving_average").values.at(0).AsBool());
-  // Not modelled but present: the explicit value; neither: NotFoundError.
+  // graph_rewriter is modelled (graph_rewriter.proto): explicit value, then a default.
   CHECK(p.GetWithDefault("graph_rewriter.quantization.delay").values.at(0).AsInt64() == 48000);
-  CHECK(p.GetWithDefault("graph_rewriter.quantization.delay").field == nullptr);
+  CHECK(p.GetWithDefault("graph_rewriter.quantization.delay").field != nullptr);
+  got = p.GetWithDefault("graph_rewriter.quantization.weight_bits");
+  CHECK(got.is_default);
+  CHECK(got.values.at(0).AsInt64() == 8);
   CHECK_THROWS_AS(p.GetWithDefault("graph_rewriter.quantization.bits"), warmstart::NotFoundError);
+  // Not modelled but present (CenterNet's contents): the explicit value; neither: NotFoundError.
+  const auto c = wc::PipelineConfig::Parse("model { center_net { num_classes: 7 } }", "c.config");
+  CHECK(c.GetWithDefault("model.center_net.num_classes").values.at(0).AsInt64() == 7);
+  CHECK(c.GetWithDefault("model.center_net.num_classes").field == nullptr);
+  CHECK_THROWS_AS(c.GetWithDefault("model.center_net.max_box_predictions"), warmstart::NotFoundError);
   CHECK_THROWS_AS(p.GetWithDefault("train_config.nope"), warmstart::NotFoundError);
 }
 

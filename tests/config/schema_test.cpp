@@ -239,7 +239,7 @@ TEST_CASE("schema: fields of the current SSD sub-message protos load, strictly",
                 "  similarity_calculator { thresholded_iou_similarity { iou_threshold: 0.4 } }\n"
                 "  box_predictor { weight_shared_convolutional_box_predictor { score_converter: SIGMOID\n"
                 "    apply_conv_hyperparams_to_heads: true box_encodings_clip_range { min: -1 max: 1 } } }\n"
-                "  post_processing { calibration_config { anything: 1 } batch_non_max_suppression {\n"
+                "  post_processing { calibration_config { temperature_scaling_calibration { scaler: 2 } } batch_non_max_suppression {\n"
                 "    use_combined_nms: true change_coordinate_frame: false use_cpu_nms: true soft_nms_sigma: 0.5 } }\n"
                 "  loss { expected_loss_weights: REWEIGHTING_UNMATCHED_ANCHORS random_example_sampler { }\n"
                 "    equalization_loss { weight: 0.1 exclude_prefixes: 'a' exclude_prefixes: 'b' }\n"
@@ -251,6 +251,23 @@ TEST_CASE("schema: fields of the current SSD sub-message protos load, strictly",
   CHECK(ErrorOf("model { ssd { image_resizer { fixed_shape_resizer { resize_method: LANCZOS } } } }") ==
         "p.config:1:68: field \"resize_method\": enum type \"object_detection.protos.ResizeType\" has no value named "
         "\"LANCZOS\"; valid values: BILINEAR, NEAREST_NEIGHBOR, BICUBIC, AREA");
+}
+
+TEST_CASE("schema: float fields refuse hex and octal-looking literals, as Python's text_format does", "[config]") {
+  CHECK(ErrorOf("train_config { gradient_clipping_by_norm: 0x10 }") ==
+        "p.config:1:43: field \"gradient_clipping_by_norm\" (float): Couldn't parse float: 0x10");
+  CHECK(ErrorOf("train_config { gradient_clipping_by_norm: -0X1f }") ==
+        "p.config:1:43: field \"gradient_clipping_by_norm\" (float): Couldn't parse float: -0X1f");
+  CHECK(ErrorOf("train_config { gradient_clipping_by_norm: 010 }") ==
+        "p.config:1:43: field \"gradient_clipping_by_norm\" (float): Invalid octal float: 010");
+  // decimal integers, 0, 0.5, exponents and the f suffix stay valid
+  for (const char* ok : {"10", "0", "0.5", "-0.5", "1e3", "0e0", "10.0f", "inf", "-inf", "nan"}) {
+    INFO(ok);
+    CHECK(ErrorOf(std::string("train_config { gradient_clipping_by_norm: ") + ok + " }") == "");
+  }
+  // integer fields still take hex and octal
+  CHECK(ErrorOf("train_config { batch_size: 0x10 }") == "");
+  CHECK(ErrorOf("train_config { batch_size: 010 }") == "");
 }
 
 TEST_CASE("schema: wrong value types name the field, its type, and what was found", "[config]") {
@@ -335,12 +352,12 @@ TEST_CASE("schema: two members of one oneof: the last wins, noted; strict refuse
                                  "TensorFlow's text_format.Merge merges the occurrences"});
 }
 
-TEST_CASE("schema: partially modelled messages keep unknown fields; the text prints back unchanged", "[config]") {
+TEST_CASE("schema: unchecked (any) contents and extensions are kept; the text prints back unchanged", "[config]") {
   const std::string text =
       "[my.ext] { a: 1 }\n"
       "model { ssd { num_classes: 3 feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
-      "eval_config { future_field: 3 }\n"
-      "graph_rewriter { quantization { delay: 48000 } }\n";
+      "eval_config { batch_size: 2 }\n"
+      "graph_rewriter { quantization { delay: 48000 } [my.rewriter] { b: 2 } }\n";
   auto p = wc::PipelineConfig::Parse(text, "p.config");
   CHECK(p.diagnostics().empty());
   CHECK(p.ssd()->num_classes == 3);
@@ -349,10 +366,12 @@ TEST_CASE("schema: partially modelled messages keep unknown fields; the text pri
   CHECK(p.document().Print() ==
         "[my.ext] { a: 1 }\n"
         "model { ssd { num_classes: 4 feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"
-        "eval_config { future_field: 3 }\n"
-        "graph_rewriter { quantization { delay: 48000 } }\n");
+        "eval_config { batch_size: 2 }\n"
+        "graph_rewriter { quantization { delay: 48000 } [my.rewriter] { b: 2 } }\n");
   p.Reparse();
   CHECK(p.ssd()->num_classes == 4);
+  // CenterNet's contents are not checked ("(any)"): a field no proto has is kept.
+  CHECK(ErrorOf("model { center_net { num_classes: 1 future_field: 3 } }", /*strict=*/true) == "");
   // A known field of a partially modelled message is still type-checked.
   CHECK(ErrorOf("model { ssd { num_classes: 'three' } }") ==
         "p.config:1:28: field \"num_classes\" (int32): expected an integer, found string \"three\"");
@@ -365,8 +384,9 @@ TEST_CASE("schema: the table itself is consistent", "[config]") {
     std::set<int> numbers;
     for (const wc::FieldSchema& f : m->fields) {
       INFO(f.name);
-      // Field numbers are unique (PreprocessingStep's steps are listed without theirs).
-      if (f.number != 0) CHECK(numbers.insert(f.number).second);
+      // Field numbers are unique and positive.
+      CHECK(f.number > 0);
+      CHECK(numbers.insert(f.number).second);
       if (f.is_message() && !f.type_name.empty()) CHECK(r.FindMessage(f.type_name) != nullptr);
       if (f.type == wc::FieldType::kEnum) {
         REQUIRE(f.enum_type != nullptr);
@@ -380,7 +400,12 @@ TEST_CASE("schema: the table itself is consistent", "[config]") {
   }
   CHECK(r.Message("object_detection.protos.TrainConfig").fields.size() == 29);  // 1-30 without 29
   CHECK(r.Message("object_detection.protos.TrainConfig").fully_modelled());
-  CHECK_FALSE(r.Message("object_detection.protos.FasterRcnn").fully_modelled());
+  // Every message in the table is fully modelled now; CenterNet stays "(any)" (no entry).
+  for (const auto& [name, m] : r.messages()) {
+    INFO(name);
+    CHECK(m->fully_modelled());
+  }
+  CHECK(r.FindMessage("object_detection.protos.CenterNet") == nullptr);
   for (const char* m :
       {"Ssd", "Ssd.MaskHead", "SsdFeatureExtractor", "Hyperparams", "Initializer", "InputReader",
        "ImageResizer", "KeepAspectRatioResizer", "FixedShapeResizer", "IdentityResizer",
@@ -402,7 +427,7 @@ TEST_CASE("schema: the table itself is consistent", "[config]") {
     CHECK(r.Message(std::string("object_detection.protos.") + m).fully_modelled());
   }
   CHECK(r.Message("object_detection.protos.Ssd").fields.size() == 22);          // 1-16, 21-26
-  CHECK(r.Message("object_detection.protos.InputReader").fields.size() == 36);  // 1-37 without 28
+  CHECK(r.Message("object_detection.protos.InputReader").fields.size() == 37);  // 1-38 without 28
   CHECK_THROWS_AS(r.Message("object_detection.protos.Nope"), warmstart::ArgumentError);
 }
 

@@ -1,6 +1,7 @@
 // The schema-free text-format tree: parsing, paths, typed reads, printing, edits, errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -215,7 +216,7 @@ TEST_CASE("text format: Set, Mutable and Add on the tree", "[config][text_format
 
   CHECK(ErrorOf([&] { m.Set("s.t", wc::Value::Int(1)); }) ==
         "field path 's.t': 's' is a number, not a message");
-  CHECK(ErrorOf([&] { m.Set("s[7]", wc::Value::Int(1)); }) == "field path 's[7]': no occurrence [7] of 's'");
+  CHECK(ErrorOf([&] { m.Set("s[7]", wc::Value::Int(1)); }) == "<text>: field path 's[7]': no occurrence [7] of 's'");
   CHECK(ErrorOf([&] { m.Find("a..b"); }) == "bad field path 'a..b': expected a field name at byte 2");
   CHECK(ErrorOf([&] { m.Find("a[x]"); }) == "bad field path 'a[x]': expected an index like [0] at byte 1");
   CHECK(ErrorOf([&] { m.Find(""); }) == "bad field path '': expected a field name at byte 0");
@@ -342,7 +343,9 @@ TEST_CASE("text format: Document loads and saves files", "[config][text_format]"
   doc.Save(path);
   CHECK(wc::Document::Load(path).source() == "model { ssd { num_classes: 2 } }  # tail");
   CHECK(wc::Document::Load(path).root().Find("model.ssd.num_classes")->AsInt64() == 2);
-  CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp-warmstart"));
+  size_t files = 0;  // no temporary file left beside it
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
+  CHECK(files == 1);
   CHECK_THROWS_AS(wc::Document::Load(dir / "missing.config"), warmstart::NotFoundError);
   CHECK_THROWS_AS(wc::Document::Load(dir.path()), warmstart::IoError);
   {
@@ -351,4 +354,185 @@ TEST_CASE("text format: Document loads and saves files", "[config][text_format]"
   }
   CHECK(ErrorOf([&] { wc::Document::Load(dir / "bad.config"); }) ==
         (dir / "bad.config").string() + ":3:1: expected '}' to close message 'ssd' opened at 2:7, found end of input");
+}
+
+TEST_CASE("text format: a missing [i] names the file and the message it is missing from", "[config][text_format]") {
+  wc::Document doc = wc::Document::Parse("model {\n  ssd { x: 1 }\n}\nopt: 2\n", "p.config");
+  CHECK(ErrorOf([&] { doc.root().Set("opt[1]", wc::Value::Int(3)); }) ==
+        "p.config: field path 'opt[1]': no occurrence [1] of 'opt'");
+  CHECK(ErrorOf([&] { doc.root().Set("model.ssd.x[2]", wc::Value::Int(3)); }) ==
+        "p.config:2:7: field path 'model.ssd.x[2]': no occurrence [2] of 'x'");
+  CHECK(ErrorOf([&] { doc.root().Mutable("model[1].ssd"); }) ==
+        "p.config: field path 'model[1].ssd': no occurrence [1] of 'model'");
+  CHECK(ErrorOf([&] { doc.root().Mutable("model.ssd[3]"); }) ==
+        "p.config:1:7: field path 'model.ssd[3]': no occurrence [3] of 'ssd'");
+  // In a message the edit created: the document's file, no position.
+  CHECK(ErrorOf([&] { doc.root().Set("model.new_one.y[1]", wc::Value::Int(3)); }) ==
+        "p.config: field path 'model.new_one.y[1]': no occurrence [1] of 'y'");
+  // A nested message taken on its own still knows where it came from.
+  wc::Message& ssd = doc.root().Mutable("model.ssd");
+  CHECK(ErrorOf([&] { ssd.Set("x[4]", wc::Value::Int(3)); }) == "p.config: field path 'x[4]': no occurrence [4] of 'x'");
+  // A tree made by code has no file: the message as before.
+  wc::Message made;
+  CHECK(ErrorOf([&] { made.Set("a[1]", wc::Value::Int(1)); }) == "field path 'a[1]': no occurrence [1] of 'a'");
+}
+
+TEST_CASE("text format: Remove by path, all occurrences or one", "[config][text_format]") {
+  wc::Message m = wc::ParseText("a { b: 1 c: 2 } a { b: 3 } s: 1 s: 2 s: 3 t [4, 5, 6]");
+  CHECK(m.Remove("a.b") == 2);  // what FindAll("a.b") finds, in every `a`
+  CHECK(m.FindAll("a.b").empty());
+  CHECK(m.FindAll("a").size() == 2);
+  CHECK(m.Remove("s[1]") == 1);
+  CHECK(m.FindAll("s").size() == 2);
+  CHECK(m.FindAll("s")[1]->AsInt64() == 3);
+  CHECK(m.Remove("t[0]") == 1);
+  CHECK(m.Find("t")->AsInt64() == 5);
+  CHECK(m.Remove("s") == 2);
+  CHECK_FALSE(m.Has("s"));
+  CHECK(m.Remove("s") == 0);       // nothing there
+  CHECK(m.Remove("t[9]") == 0);    // no such occurrence
+  CHECK(m.Remove("a.c.d") == 0);   // through a scalar: nothing
+  CHECK(m.Remove("a[1]") == 1);
+  CHECK(m.Find("a.c")->AsInt64() == 2);
+  CHECK(ErrorOf([&] { m.Remove("a..b"); }) == "bad field path 'a..b': expected a field name at byte 2");
+  CHECK(m == wc::ParseText("a { c: 2 } t: 5 t: 6"));
+}
+
+TEST_CASE("text format: Document prints removals and keeps every other byte", "[config][text_format]") {
+  const std::string text =
+      "# SSD with MobileNetV2.\n"
+      "model {\n"
+      "  ssd {\n"
+      "    num_classes: 37  # the pets\n"
+      "    # Anchors.\n"
+      "    anchor_generator {\n"
+      "      ssd_anchor_generator {\n"
+      "        aspect_ratios: 1.0\n"
+      "        aspect_ratios: 2.0\n"
+      "        scales: [0.1, 0.2, 0.3, 0.4]\n"
+      "      }\n"
+      "    }\n"
+      "    center: False; scale: t  # one line\n"
+      "    iou { x: 1 y: 2 }\n"
+      "  }\n"
+      "}\n"
+      "train_config: {\n"
+      "  batch_size: 24\n"
+      "  data_augmentation_options {\n"
+      "    random_horizontal_flip {\n"
+      "    }\n"
+      "  }\n"
+      "  data_augmentation_options {\n"
+      "    ssd_random_crop {\n"
+      "    }\n"
+      "  }\n"
+      "  fine_tune_checkpoint: \"PATH_TO_BE_CONFIGURED/model.ckpt\"\r\n"
+      "}";
+  wc::Document doc = wc::Document::Parse(text, "pets.config");
+  std::string expected = text;
+  auto remove = [&](const std::string& from, const std::string& to) {
+    const size_t at = expected.find(from);
+    REQUIRE(at != std::string::npos);
+    expected.replace(at, from.size(), to);
+  };
+  // A field alone on its line: the line goes, its trailing comment too; the comment above stays.
+  CHECK(doc.root().Remove("model.ssd.num_classes") == 1);
+  remove("    num_classes: 37  # the pets\n", "");
+  CHECK(doc.Print() == expected);
+  // One occurrence of a repeated field; list elements, inside and at the end.
+  CHECK(doc.root().Remove("model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios[0]") == 1);
+  remove("        aspect_ratios: 1.0\n", "");
+  CHECK(doc.root().Remove("model.ssd.anchor_generator.ssd_anchor_generator.scales[1]") == 1);
+  CHECK(doc.root().Remove("model.ssd.anchor_generator.ssd_anchor_generator.scales[2]") == 1);  // 0.4 now
+  remove("[0.1, 0.2, 0.3, 0.4]", "[0.1, 0.3]");
+  CHECK(doc.Print() == expected);
+  // Several fields on one line, and in a one-line message.
+  CHECK(doc.root().Remove("model.ssd.scale") == 1);
+  remove("    center: False; scale: t  # one line\n", "    center: False;  # one line\n");
+  CHECK(doc.root().Remove("model.ssd.iou.x") == 1);
+  remove("iou { x: 1 y: 2 }", "iou { y: 2 }");
+  CHECK(doc.Print() == expected);
+  // A whole message over several lines; a field ending in CR LF; the first of two messages.
+  CHECK(doc.root().Remove("train_config.data_augmentation_options[0]") == 1);
+  remove("  data_augmentation_options {\n    random_horizontal_flip {\n    }\n  }\n", "");
+  CHECK(doc.root().Remove("train_config.fine_tune_checkpoint") == 1);
+  remove("  fine_tune_checkpoint: \"PATH_TO_BE_CONFIGURED/model.ckpt\"\r\n", "");
+  CHECK(doc.Print() == expected);
+  CHECK(wc::ParseText(doc.Print()) == doc.root());
+  // Removals beside other edits: a value set, a field added after a removed last sibling.
+  CHECK(doc.root().Remove("model.ssd.iou.y") == 1);
+  doc.root().Set("model.ssd.iou.z", wc::Value::Int(3));
+  doc.root().Set("train_config.batch_size", wc::Value::Int(8));
+  CHECK(doc.root().Remove("model.ssd.anchor_generator.ssd_anchor_generator.scales") == 2);
+  remove("        scales: [0.1, 0.3]\n", "");
+  remove("iou { y: 2 }", "iou {\n      z: 3\n    }");
+  remove("batch_size: 24", "batch_size: 8");
+  CHECK(doc.Print() == expected);
+  CHECK(wc::ParseText(doc.Print()) == doc.root());
+
+  // Every field of a one-line message removed, then one added: it gets lines of its own.
+  wc::Document one = wc::Document::Parse("a {\n  b { x: 1, y: 2 }\n}\n");
+  CHECK(one.root().Remove("a.b.x") + one.root().Remove("a.b.y") == 2);
+  CHECK(one.Print() == "a {\n  b { }\n}\n");
+  one.root().Set("a.b.z", wc::Value::Int(3));
+  CHECK(one.Print() == "a {\n  b {\n    z: 3\n  }\n}\n");
+}
+
+TEST_CASE("text format: removing a field from every real config deletes exactly its line", "[config][text_format][realdata]") {
+  std::filesystem::path dir;
+  if (!warmstart::test::RequireRealData("odapi-configs", &dir)) return;
+  int edited = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".config") continue;
+    INFO(entry.path().string());
+    wc::Document doc = wc::Document::Load(entry.path());
+    const wc::Value* v = doc.root().Find("train_config.batch_size");
+    if (v == nullptr) continue;
+    // The line holding the (first) batch_size, as the file has it.
+    const std::string& src = doc.source();
+    const size_t begin = src.rfind('\n', v->span().begin) + 1;
+    const size_t end = src.find('\n', v->span().end);
+    const size_t count = doc.root().FindAll("train_config.batch_size").size();
+    REQUIRE(count == 1);
+    CHECK(doc.root().Remove("train_config.batch_size") == 1);
+    CHECK(doc.Print() == src.substr(0, begin) + src.substr(end + 1));
+    ++edited;
+  }
+  CHECK(edited > 50);
+}
+
+TEST_CASE("text format: Save replaces the file whole, keeps its permissions, leaves no temporary", "[config][text_format]") {
+  namespace fs = std::filesystem;
+  warmstart::test::TempDir dir;
+  const fs::path path = dir / "pipeline.config";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "model { ssd { num_classes: 90 } }\n";
+  }
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  wc::Document doc = wc::Document::Load(path);
+  doc.root().Set("model.ssd.num_classes", wc::Value::Int(2));
+  doc.Save(path);
+  CHECK(wc::Document::Load(path).source() == "model { ssd { num_classes: 2 } }\n");
+  CHECK((fs::status(path).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir.path())) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(names() == std::vector<std::string>{"pipeline.config"});
+  // A new file: created, the directory otherwise unchanged.
+  doc.Save(dir / "copy.config");
+  CHECK(wc::Document::Load(dir / "copy.config").source() == doc.Print());
+  CHECK(names() == std::vector<std::string>{"copy.config", "pipeline.config"});
+  // Failures name the file and leave no temporary behind.
+  fs::create_directories(dir / "taken" / "inside");
+  const std::string taken = (dir / "taken").string();
+  const std::string error = ErrorOf([&] { doc.Save(taken); });
+  CHECK(error.rfind(taken + ": cannot rename " + taken + ".tmp", 0) == 0);
+  CHECK(names() == std::vector<std::string>{"copy.config", "pipeline.config", "taken"});
+  const std::string nowhere = (dir / "missing" / "p.config").string();
+  CHECK(ErrorOf([&] { doc.Save(nowhere); }).rfind(nowhere + ": cannot create the temporary file " + nowhere + ".tmp", 0) == 0);
 }

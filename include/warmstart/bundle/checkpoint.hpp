@@ -4,7 +4,8 @@
 // Accepted forms of `path`, tried in this order:
 //   1. a directory: its `checkpoint` state file names the prefix (model_checkpoint_path,
 //      relative paths joined to the directory, absolute ones used as they are)
-//   2. PREFIX.index, or any PREFIX.data-NNNNN-of-NNNNN of a bundle
+//   2. PREFIX.index, or any PREFIX.data-NNNNN-of-NNNNN of a bundle (with PREFIX.index
+//      missing mid-overwrite: as 5 for PREFIX)
 //   3. a prefix P with P.index present (V2)
 //   4. a single-file V1 checkpoint (an sstable of SavedTensorSlices)
 //   5. a prefix whose overwrite was interrupted: the previous bundle the writer preserved
@@ -22,6 +23,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -183,11 +185,16 @@ inline ResolvedCheckpoint ResolveCheckpoint(const std::string& path) {
   static const std::regex kData(R"((.*)\.data-\d{5,}-of-\d{5,})");
   std::smatch m;
   const std::string index_suffix = ".index";
-  if (path.size() > index_suffix.size() && path.compare(path.size() - 6, 6, index_suffix) == 0 && detail::IsFile(path)) {
-    return ResolvedCheckpoint{path.substr(0, path.size() - 6), Format::kV2, {}};
+  // A file of the bundle names its prefix; with the index missing mid-overwrite, the
+  // preserved previous bundle stands in, as for the prefix itself.
+  if (path.size() > index_suffix.size() && path.compare(path.size() - 6, 6, index_suffix) == 0) {
+    const std::string prefix = path.substr(0, path.size() - 6);
+    if (detail::IsFile(path)) return ResolvedCheckpoint{prefix, Format::kV2, {}};
+    if (std::optional<ResolvedCheckpoint> r = detail::ResolvePreserved(prefix)) return std::move(*r);
   }
-  if (std::regex_match(path, m, kData) && detail::IsFile(MetaFilename(m[1].str()))) {
-    return ResolvedCheckpoint{m[1].str(), Format::kV2, {}};
+  if (std::regex_match(path, m, kData)) {
+    if (detail::IsFile(MetaFilename(m[1].str()))) return ResolvedCheckpoint{m[1].str(), Format::kV2, {}};
+    if (std::optional<ResolvedCheckpoint> r = detail::ResolvePreserved(m[1].str())) return std::move(*r);
   }
   if (detail::IsFile(MetaFilename(path))) return ResolvedCheckpoint{path, Format::kV2, {}};
   if (detail::IsFile(path)) return ResolvedCheckpoint{path, Format::kV1, {}};

@@ -42,11 +42,13 @@
 // without renaming a data file for it (spec 1.3, last consequence).
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -82,6 +84,19 @@ namespace detail {
 
 [[noreturn]] inline void ThrowIo(const std::string& path, const std::string& what, int err) {
   throw IoError(ErrorContext(path), what + ": " + std::strerror(err));
+}
+
+// Test seam of the crash-safety tests (tests/bundle/writer_kill_test.cpp): when set, it is
+// called with the name of each file-system step of PublishBundle and RecoverPreviousBundle
+// just before that step runs, so that a test can throw there (an injected failure) or
+// stop the process there and SIGKILL it. One per thread; empty outside tests.
+using FileStepHook = std::function<void(const std::string& step)>;
+inline FileStepHook& CurrentFileStepHook() {
+  static thread_local FileStepHook hook;
+  return hook;
+}
+inline void AtFileStep(const std::string& step) {
+  if (const FileStepHook& hook = CurrentFileStepHook()) hook(step);
 }
 
 // A file opened for writing that must not exist yet; closed (not synced) on destruction.
@@ -166,11 +181,15 @@ inline void Rename(const std::string& from, const std::string& to) {
 inline void RemoveQuietly(const std::string& path) { ::unlink(path.c_str()); }
 
 // TF's temporary suffix: ".tempstate" + a random unsigned 64-bit number in decimal.
+// Reseeded in a forked child, which would otherwise draw the parent's next numbers.
 inline std::string TempSuffix() {
-  static thread_local std::mt19937_64 rng([] {
+  static thread_local std::mt19937_64 rng;
+  static thread_local pid_t seeded_in = 0;
+  if (seeded_in != ::getpid()) {
     std::random_device device;
-    return (static_cast<uint64_t>(device()) << 32) ^ device();
-  }());
+    rng.seed((static_cast<uint64_t>(device()) << 32) ^ device());
+    seeded_in = ::getpid();
+  }
   return ".tempstate" + std::to_string(rng());
 }
 
@@ -214,18 +233,39 @@ inline std::string Reprefix(const std::string& path, const std::string& prefix, 
   return other + path.substr(prefix.size());
 }
 
-// Removes every file an overwrite of `prefix` preserved: PREFIX.previous.tempstate<R>.*.
-inline void RemovePreserved(const std::string& prefix) {
+// The files PREFIX.previous.tempstate<R>.* of `prefix`'s directory, by R (the digits).
+inline std::map<std::string, std::vector<std::string>> PreservedFilesByTag(const std::string& prefix) {
   namespace fs = std::filesystem;
   const fs::path p(prefix);
   const std::string head = p.filename().string() + PreviousTag();
   const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::vector<fs::path> victims;
+  std::map<std::string, std::vector<std::string>> out;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename().string().compare(0, head.size(), head) == 0) victims.push_back(it->path());
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, head.size(), head) != 0) continue;
+    size_t digits_end = head.size();
+    while (digits_end < name.size() && name[digits_end] >= '0' && name[digits_end] <= '9') ++digits_end;
+    out[name.substr(head.size(), digits_end - head.size())].push_back(it->path().string());
   }
-  for (const fs::path& v : victims) RemoveQuietly(v.string());
+  return out;
+}
+
+// Removes every file an overwrite of `prefix` preserved: PREFIX.previous.tempstate<R>.*.
+inline void RemovePreserved(const std::string& prefix) {
+  for (const auto& [tag, files] : PreservedFilesByTag(prefix)) {
+    for (const std::string& f : files) RemoveQuietly(f);
+  }
+}
+
+// Removes the preserved files of every R whose index is gone: the debris of a step 1 of
+// PublishBundle or of a RecoverPreviousBundle that were interrupted. No reader uses them
+// (PreservedPreviousBundles lists only copies with their index).
+inline void RemoveIncompletePreserved(const std::string& prefix) {
+  for (const auto& [tag, files] : PreservedFilesByTag(prefix)) {
+    if (IsRegularFile(MetaFilename(prefix + PreviousTag() + tag))) continue;
+    for (const std::string& f : files) RemoveQuietly(f);
+  }
 }
 
 // How a new bundle's data files reach their final names, and how that is undone.
@@ -234,6 +274,57 @@ struct DataMove {
   std::string to;    // DataFilename(PREFIX, i, n)
 };
 enum class UndoMoves { kRemove, kMoveBack };
+
+// Renames in order must not overwrite a file a later rename still reads (a merge of a
+// bundle into its own prefix whose shard ids change). Throws ArgumentError.
+inline void CheckMoveOrder(const std::vector<DataMove>& moves) {
+  for (size_t i = 0; i < moves.size(); ++i) {
+    const auto target = FileId(moves[i].to);
+    for (size_t j = i + 1; target && j < moves.size(); ++j) {
+      if (FileId(moves[j].from) == target) {
+        throw ArgumentError(ErrorContext(moves[i].to), "renaming " + moves[i].from + " here would overwrite " +
+                                                           moves[j].from + ", which is still to be moved; merge "
+                                                           "into another prefix");
+      }
+    }
+  }
+}
+
+// How far PublishBundle got before an error: what RollBackPublish must undo.
+struct PublishProgress {
+  std::vector<std::string> linked;  // old data files given (or being given) a name under B
+  bool index_moved = false;         // PREFIX.index is B.index
+  size_t moved = 0;                 // new data files renamed into place
+};
+
+// Puts the directory back as it was before PublishBundle: the new data files out first
+// (removed, or moved back), then each old data file's B name is dropped when the file is
+// still under its own name (a hard link of it), or renamed back over the name a new data
+// file held (or when it is a copy); then the old index; the new index's temporary goes.
+// Best effort: an error here cannot be reported over the one being handled.
+inline void RollBackPublish(const std::string& prefix, const std::string& previous,
+                            const std::vector<DataMove>& moves, const std::string& index_temp, UndoMoves undo,
+                            const PublishProgress& done) {
+  for (size_t i = done.moved; i-- > 0;) {
+    if (undo == UndoMoves::kMoveBack) {
+      std::rename(moves[i].to.c_str(), moves[i].from.c_str());
+    } else {
+      RemoveQuietly(moves[i].to);
+    }
+  }
+  for (const std::string& f : done.linked) {
+    const std::string kept = Reprefix(f, prefix, previous);
+    // rename() of two names of one file does nothing and leaves both: unlink instead.
+    const auto kept_id = FileId(kept);
+    if (!done.index_moved || (kept_id && kept_id == FileId(f))) {
+      RemoveQuietly(kept);
+    } else {
+      std::rename(kept.c_str(), f.c_str());
+    }
+  }
+  if (done.index_moved) std::rename(MetaFilename(previous).c_str(), MetaFilename(prefix).c_str());
+  RemoveQuietly(index_temp);
+}
 
 // Puts a new bundle in place under `prefix`: its data files `moves` (all present) and its
 // complete, fsynced index at `index_temp`. TensorFlow's order: data files, then the index,
@@ -246,9 +337,10 @@ enum class UndoMoves { kRemove, kMoveBack };
 //      complete (Checkpoint::Open falls back to it; RecoverPreviousBundle moves it back);
 //   3. data files, then the index, are renamed into place; the directory is fsynced;
 //   4. B and the old data files the new bundle did not replace are removed.
-// A kill at any moment leaves PREFIX old, absent with B complete, or new. On an error the
-// directory is put back as it was (the new data files removed or moved back per `undo`)
-// and the error rethrown.
+// A kill at any moment leaves PREFIX old, absent with B complete, or new. On an error in
+// steps 1-3 the directory is put back as it was (RollBackPublish: the new data files
+// removed or moved back per `undo`, no B file left) and the error rethrown. An error in
+// the final directory fsync leaves the new bundle in place, B too, and is rethrown.
 inline void PublishBundle(const std::string& prefix, const std::vector<DataMove>& moves,
                           const std::string& index_temp, UndoMoves undo) {
   const std::string dir = ParentDirectory(prefix);
@@ -256,59 +348,38 @@ inline void PublishBundle(const std::string& prefix, const std::vector<DataMove>
   const bool overwrite = IsRegularFile(index_final);
   const std::vector<std::string> old_data = overwrite ? DataFilesOf(prefix) : std::vector<std::string>{};
   const std::string previous = prefix + PreviousTag() + TempSuffix().substr(std::strlen(".tempstate"));
-  std::vector<std::string> linked;
-  bool index_moved = false;
-  size_t moved = 0;
-  // Renames in order must not overwrite a file a later rename still reads (a merge of a
-  // bundle into its own prefix whose shard ids change).
-  for (size_t i = 0; i < moves.size(); ++i) {
-    const auto target = FileId(moves[i].to);
-    for (size_t j = i + 1; target && j < moves.size(); ++j) {
-      if (FileId(moves[j].from) == target) {
-        throw ArgumentError(ErrorContext(moves[i].to), "renaming " + moves[i].from + " here would overwrite " +
-                                                           moves[j].from + ", which is still to be moved; merge "
-                                                           "into another prefix");
-      }
-    }
-  }
+  CheckMoveOrder(moves);
   if (overwrite) RemovePreserved(prefix);  // debris of an earlier interrupted overwrite
+  PublishProgress done;
   try {
     if (overwrite) {
       for (const std::string& f : old_data) {
+        AtFileStep("publish: link " + f);
+        done.linked.push_back(f);  // before the call: a partial copy is removed too
         LinkOrCopy(f, Reprefix(f, prefix, previous));
-        linked.push_back(f);
       }
+      AtFileStep("publish: sync directory");
       SyncDirectory(dir);
+      AtFileStep("publish: move the old index aside");
       Rename(index_final, MetaFilename(previous));
-      index_moved = true;
+      done.index_moved = true;
     }
     for (const DataMove& m : moves) {
+      AtFileStep("publish: rename " + m.from);
       Rename(m.from, m.to);
-      ++moved;
+      ++done.moved;
     }
+    AtFileStep("publish: rename the index");
     Rename(index_temp, index_final);
   } catch (...) {
-    for (size_t i = 0; i < moved; ++i) {
-      if (undo == UndoMoves::kMoveBack) {
-        std::rename(moves[i].to.c_str(), moves[i].from.c_str());
-      } else {
-        RemoveQuietly(moves[i].to);
-      }
-    }
-    for (const std::string& f : linked) {
-      if (index_moved) {
-        std::rename(Reprefix(f, prefix, previous).c_str(), f.c_str());
-      } else {
-        RemoveQuietly(Reprefix(f, prefix, previous));
-      }
-    }
-    if (index_moved) std::rename(MetaFilename(previous).c_str(), index_final.c_str());
-    RemoveQuietly(index_temp);
+    RollBackPublish(prefix, previous, moves, index_temp, undo, done);
     throw;
   }
+  AtFileStep("published: sync directory");
   SyncDirectory(dir);
   // The new bundle is in place: what remains of the old one (and of any earlier
   // interrupted overwrite) is debris.
+  AtFileStep("published: remove the old files");
   for (const std::string& f : old_data) {
     const bool replaced = std::any_of(moves.begin(), moves.end(), [&](const DataMove& m) { return m.to == f; });
     if (!replaced) RemoveQuietly(f);
@@ -679,17 +750,58 @@ inline void WriteSyncedFile(const std::string& path, const std::string& bytes) {
 }  // namespace detail
 
 // After a kill in the middle of an overwrite (PREFIX.index absent, a preserved
-// PREFIX.previous.tempstate<R> complete): moves the newest preserved bundle back under
-// PREFIX and returns true. Returns false, changing nothing, when PREFIX.index exists or
-// nothing was preserved. Throws IoError when a rename fails.
+// PREFIX.previous.tempstate<R> = B complete): puts the newest preserved bundle back under
+// PREFIX and returns true. Every step keeps B or PREFIX complete, so a kill anywhere in
+// here leaves a directory that Checkpoint::Open(PREFIX) reads as the old bundle, and
+// calling this again finishes the job:
+//   1. each B.data-* is given its PREFIX name too (B keeps its own): skipped when that name
+//      already holds the same file, else a link (or copy) under a temporary B name renamed
+//      over it;
+//   2. PREFIX's data files B does not have (the interrupted new bundle's) are removed;
+//      the directory is fsynced;
+//   3. B.index is renamed to PREFIX.index, the index last; the directory is fsynced;
+//   4. every PREFIX.previous.tempstate* file is removed.
+// When PREFIX.index exists, returns false and removes only preserved files whose index is
+// gone (what an interrupted step 1 of an overwrite or an interrupted step 4 left); a complete
+// preserved copy beside PREFIX.index is left for the next write to PREFIX to remove. Returns
+// false, changing nothing, when nothing was preserved. Throws IoError when a step fails.
 inline bool RecoverPreviousBundle(const std::string& prefix) {
-  if (detail::IsRegularFile(MetaFilename(prefix))) return false;
+  if (detail::IsRegularFile(MetaFilename(prefix))) {
+    detail::RemoveIncompletePreserved(prefix);
+    return false;
+  }
   const std::vector<std::string> preserved = PreservedPreviousBundles(prefix);
   if (preserved.empty()) return false;
   const std::string& previous = preserved.front();
-  for (const std::string& f : detail::DataFilesOf(previous)) detail::Rename(f, detail::Reprefix(f, previous, prefix));
+  const std::string dir = detail::ParentDirectory(prefix);
+  const std::vector<std::string> kept = detail::DataFilesOf(previous);
+  for (const std::string& f : kept) {
+    const std::string target = detail::Reprefix(f, previous, prefix);
+    const auto id = detail::FileId(f);
+    if (id && id == detail::FileId(target)) continue;
+    const std::string temp = f + detail::TempSuffix();  // a B name: step 4 removes it if left
+    try {
+      detail::AtFileStep("recover: link " + f);
+      detail::LinkOrCopy(f, temp);
+      detail::AtFileStep("recover: rename " + temp);
+      detail::Rename(temp, target);
+    } catch (...) {
+      detail::RemoveQuietly(temp);
+      throw;
+    }
+  }
+  for (const std::string& f : detail::DataFilesOf(prefix)) {
+    if (std::find(kept.begin(), kept.end(), detail::Reprefix(f, prefix, previous)) != kept.end()) continue;
+    detail::AtFileStep("recover: remove " + f);
+    detail::RemoveQuietly(f);
+  }
+  detail::AtFileStep("recover: sync directory");
+  detail::SyncDirectory(dir);
+  detail::AtFileStep("recover: move the index back");
   detail::Rename(MetaFilename(previous), MetaFilename(prefix));
-  detail::SyncDirectory(detail::ParentDirectory(prefix));
+  detail::AtFileStep("recovered: sync directory");
+  detail::SyncDirectory(dir);
+  detail::AtFileStep("recovered: remove the preserved files");
   detail::RemovePreserved(prefix);
   return true;
 }

@@ -5,6 +5,7 @@
 //   TrainEvalPipelineConfig                         PipelineConfig
 //     model { ssd | faster_rcnn | center_net }        meta_arch(), ssd(), faster_rcnn()
 //     train_config                                    train()          TrainConfig, Optimizer, LearningRate
+//       data_augmentation_options[]                     train().augmentation_steps   AugmentationStep
 //     train_input_reader / eval_input_reader[]        train_input(), eval_inputs()
 //     eval_config                                     eval()
 //
@@ -22,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "warmstart/config/schema.hpp"
@@ -228,10 +230,75 @@ struct Optimizer {
   bool IsSet(const std::string& field) const { return explicit_fields.count(field) != 0; }
 };
 
+// ---- data_augmentation_options --------------------------------------------------------
+
+// The steps a C++ trainer runs (preprocessor.proto), each with its proto defaults filled in.
+struct RandomHorizontalFlipStep {
+  std::vector<int32_t> keypoint_flip_permutation;  // empty: keypoint order kept
+  float probability = 0.5f;
+};
+struct RandomCropImageStep {
+  float min_object_covered = 1.0f;
+  float min_aspect_ratio = 0.75f, max_aspect_ratio = 1.33f;
+  float min_area = 0.1f, max_area = 1.0f;
+  float overlap_thresh = 0.3f;
+  bool clip_boxes = true;
+  float random_coef = 0.0f;  // probability of keeping the original image
+};
+// One SSDRandomCropOperation. Only clip_boxes has a proto default; the others are 0 when
+// not written.
+struct SsdRandomCropOperation {
+  float min_object_covered = 0;
+  float min_aspect_ratio = 0, max_aspect_ratio = 0;
+  float min_area = 0, max_area = 0;
+  float overlap_thresh = 0;
+  bool clip_boxes = true;
+  float random_coef = 0;  // probability that the chosen operation is skipped
+};
+// An empty operation list (`ssd_random_crop { }`, as in all 29 sample configs that use the
+// step) makes upstream's preprocessor_builder call ssd_random_crop with its built-in list.
+struct SsdRandomCropStep {
+  std::vector<SsdRandomCropOperation> operations;
+};
+struct RandomAdjustBrightnessStep {
+  float max_delta = 0.2f;
+};
+struct RandomAdjustContrastStep {
+  float min_delta = 0.8f, max_delta = 1.25f;
+};
+struct RandomAdjustHueStep {
+  float max_delta = 0.02f;
+};
+struct RandomAdjustSaturationStep {
+  float min_delta = 0.8f, max_delta = 1.25f;
+};
+struct RandomRgbToGrayStep {
+  float probability = 0.1f;
+};
+
+// One data_augmentation_options entry: the oneof member written (`name`) and, for the steps
+// above, its parameters. Any other step (valid in the schema, but without a typed view here)
+// has `params` empty: a trainer reports it by name.
+struct AugmentationStep {
+  using Params = std::variant<std::monostate, RandomHorizontalFlipStep, RandomCropImageStep, SsdRandomCropStep,
+                              RandomAdjustBrightnessStep, RandomAdjustContrastStep, RandomAdjustHueStep,
+                              RandomAdjustSaturationStep, RandomRgbToGrayStep>;
+  std::string name;  // "ssd_random_crop"; "" for an empty `data_augmentation_options { }`
+  Params params;
+
+  bool modelled() const { return !std::holds_alternative<std::monostate>(params); }
+  // The parameters as T, or nullptr when this step is not a T.
+  template <typename T>
+  const T* As() const {
+    return std::get_if<T>(&params);
+  }
+};
+
 // TrainConfig (protos/train.proto), fields 1-30, every default as the proto declares it.
 struct TrainConfig {
   uint32_t batch_size = 0;
   std::vector<std::string> data_augmentation_options;  // the chosen step of each, e.g. "ssd_random_crop"
+  std::vector<AugmentationStep> augmentation_steps;     // the same steps, typed where modelled
   bool sync_replicas = false;
   float keep_checkpoint_every_n_hours = 0;
   std::optional<Optimizer> optimizer;  // unset when train_config has no optimizer
@@ -262,6 +329,15 @@ struct TrainConfig {
   std::set<std::string> explicit_fields;  // the fields written in the file
 
   bool IsSet(const std::string& field) const { return explicit_fields.count(field) != 0; }
+
+  // The names of the augmentation steps without a typed view, in file order.
+  std::vector<std::string> UnmodelledAugmentationSteps() const {
+    std::vector<std::string> out;
+    for (const AugmentationStep& s : augmentation_steps) {
+      if (!s.modelled()) out.push_back(s.name);
+    }
+    return out;
+  }
 
   // The type every training path uses (spec section 2): an explicit type wins; otherwise
   // "detection" when from_detection_checkpoint, else "classification".
@@ -407,10 +483,19 @@ struct SsdModelConfig {
   bool add_background_class = false;
 };
 
+// FasterRcnn (protos/faster_rcnn.proto): what a restore policy and a model builder read first.
 struct FasterRcnnModelConfig {
   int32_t num_classes = 0;
   std::string feature_extractor_type;
   int32_t first_stage_features_stride = 0;
+  int32_t number_of_stages = 0;  // 2 unless written; 1 = the region proposal network only
+  bool batch_norm_trainable = false;
+  bool has_context_config = false;  // Context R-CNN (context_config written)
+
+  // The variable scopes of the two halves of the feature extractor. They are fixed names in
+  // faster_rcnn_meta_arch.py, not config fields (spec section 3.2).
+  static constexpr std::string_view kFirstStageFeatureExtractorScope = "FirstStageFeatureExtractor";
+  static constexpr std::string_view kSecondStageFeatureExtractorScope = "SecondStageFeatureExtractor";
 };
 
 // ---- inputs and eval ------------------------------------------------------------------
@@ -517,13 +602,69 @@ inline CheckpointVersion ToCheckpointVersion(const std::string& name) {
   return CheckpointVersion::kUnknown;
 }
 
+inline SsdRandomCropOperation ReadSsdRandomCropOperation(const FieldReader& r) {
+  SsdRandomCropOperation o;
+  o.min_object_covered = r.Float("min_object_covered");
+  o.min_aspect_ratio = r.Float("min_aspect_ratio");
+  o.max_aspect_ratio = r.Float("max_aspect_ratio");
+  o.min_area = r.Float("min_area");
+  o.max_area = r.Float("max_area");
+  o.overlap_thresh = r.Float("overlap_thresh");
+  o.clip_boxes = r.Bool("clip_boxes");
+  o.random_coef = r.Float("random_coef");
+  return o;
+}
+
+inline RandomCropImageStep ReadRandomCropImage(const FieldReader& r) {
+  RandomCropImageStep c;
+  c.min_object_covered = r.Float("min_object_covered");
+  c.min_aspect_ratio = r.Float("min_aspect_ratio");
+  c.max_aspect_ratio = r.Float("max_aspect_ratio");
+  c.min_area = r.Float("min_area");
+  c.max_area = r.Float("max_area");
+  c.overlap_thresh = r.Float("overlap_thresh");
+  c.clip_boxes = r.Bool("clip_boxes");
+  c.random_coef = r.Float("random_coef");
+  return c;
+}
+
+// One PreprocessingStep: a oneof, so the last member written is the one Merge keeps.
+inline AugmentationStep ReadAugmentationStep(const FieldReader& step) {
+  AugmentationStep out;
+  out.name = step.WhichOneof("preprocessing_step");
+  if (out.name.empty()) return out;
+  const FieldReader r = step.Sub(out.name);
+  if (out.name == "random_horizontal_flip") {
+    RandomHorizontalFlipStep f;
+    for (const int64_t i : r.Ints("keypoint_flip_permutation")) f.keypoint_flip_permutation.push_back(static_cast<int32_t>(i));
+    f.probability = r.Float("probability");
+    out.params = std::move(f);
+  } else if (out.name == "random_crop_image") {
+    out.params = ReadRandomCropImage(r);
+  } else if (out.name == "ssd_random_crop") {
+    SsdRandomCropStep c;
+    for (const FieldReader& op : r.Each("operations")) c.operations.push_back(ReadSsdRandomCropOperation(op));
+    out.params = std::move(c);
+  } else if (out.name == "random_adjust_brightness") {
+    out.params = RandomAdjustBrightnessStep{r.Float("max_delta")};
+  } else if (out.name == "random_adjust_contrast") {
+    out.params = RandomAdjustContrastStep{r.Float("min_delta"), r.Float("max_delta")};
+  } else if (out.name == "random_adjust_hue") {
+    out.params = RandomAdjustHueStep{r.Float("max_delta")};
+  } else if (out.name == "random_adjust_saturation") {
+    out.params = RandomAdjustSaturationStep{r.Float("min_delta"), r.Float("max_delta")};
+  } else if (out.name == "random_rgb_to_gray") {
+    out.params = RandomRgbToGrayStep{r.Float("probability")};
+  }
+  return out;
+}
+
 inline TrainConfig ReadTrainConfig(const FieldReader& r) {
   TrainConfig t;
   t.batch_size = static_cast<uint32_t>(r.Int("batch_size"));
-  for (const Value* step : r.All("data_augmentation_options")) {
-    // The step is a oneof: the last field written is the one Merge keeps.
-    const Message& m = step->AsMessage();
-    t.data_augmentation_options.push_back(m.empty() ? std::string() : m.fields().back().name);
+  for (const FieldReader& step : r.Each("data_augmentation_options")) {
+    t.augmentation_steps.push_back(ReadAugmentationStep(step));
+    t.data_augmentation_options.push_back(t.augmentation_steps.back().name);
   }
   t.sync_replicas = r.Bool("sync_replicas");
   t.keep_checkpoint_every_n_hours = r.Float("keep_checkpoint_every_n_hours");
@@ -684,8 +825,14 @@ inline SsdModelConfig ReadSsd(const FieldReader& r) {
 
 inline FasterRcnnModelConfig ReadFasterRcnn(const FieldReader& r) {
   const FieldReader fe = r.Sub("feature_extractor");
-  return FasterRcnnModelConfig{static_cast<int32_t>(r.Int("num_classes")), fe.String("type"),
-                               static_cast<int32_t>(fe.Int("first_stage_features_stride"))};
+  FasterRcnnModelConfig c;
+  c.num_classes = static_cast<int32_t>(r.Int("num_classes"));
+  c.feature_extractor_type = fe.String("type");
+  c.first_stage_features_stride = static_cast<int32_t>(fe.Int("first_stage_features_stride"));
+  c.number_of_stages = static_cast<int32_t>(r.Int("number_of_stages"));
+  c.batch_norm_trainable = fe.Bool("batch_norm_trainable");
+  c.has_context_config = r.Has("context_config");
+  return c;
 }
 
 inline InputReaderConfig ReadInputReader(const FieldReader& r) {

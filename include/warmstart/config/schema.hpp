@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -340,11 +341,26 @@ class Validator {
       case FieldType::kInt64: v.AsInt64(); break;
       case FieldType::kUInt64: v.AsUInt64(); break;  // "-1 is out of range for uint64"
       case FieldType::kFloat:
-      case FieldType::kDouble: v.AsDouble(); break;
+      case FieldType::kDouble: CheckFloatLiteral(v); v.AsDouble(); break;
       case FieldType::kBool: v.AsBool(); break;
       case FieldType::kString: v.AsString(); break;
       case FieldType::kEnum: CheckEnum(fs, v); break;
       case FieldType::kMessage: break;
+    }
+  }
+
+  // Python's text_format (Tokenizer.ConsumeFloat -> ParseFloat) refuses hex and octal-looking
+  // literals in float fields, which Value::AsDouble accepts as integers: "min_scale: 0x10" and
+  // "min_scale: 010" are errors with protobuf's wording.
+  static void CheckFloatLiteral(const Value& v) {
+    if (v.kind() != ValueKind::kNumber) return;
+    const std::string& t = v.text();
+    const size_t i = !t.empty() && t[0] == '-' ? 1 : 0;
+    if (t.size() > i + 1 && t[i] == '0' && (t[i + 1] == 'x' || t[i + 1] == 'X')) {
+      FailAt(v.file(), v.position(), "Couldn't parse float: " + t);
+    }
+    if (t.size() > i + 1 && t[i] == '0' && std::isdigit(static_cast<unsigned char>(t[i + 1]))) {
+      FailAt(v.file(), v.position(), "Invalid octal float: " + t);
     }
   }
 
@@ -452,12 +468,24 @@ inline void AddPipeline(SchemaRegistry* r) {
   top.allows_extensions = true;
   top.fields = {Msg("model", 1, "DetectionModel"), Msg("train_config", 2, "TrainConfig"),
                 Msg("train_input_reader", 3, "InputReader"), Msg("eval_config", 4, "EvalConfig"),
-                Msg("eval_input_reader", 5, "InputReader").Repeated(), Msg("graph_rewriter", 6, "")};
+                Msg("eval_input_reader", 5, "InputReader").Repeated(), Msg("graph_rewriter", 6, "GraphRewriter")};
   r->AddMessage(std::move(top));
+  // graph_rewriter.proto: `extensions 1000 to max;` as well.
+  MessageSchema rewriter;
+  rewriter.full_name = kPkg + "GraphRewriter";
+  rewriter.allows_extensions = true;
+  rewriter.fields = {Msg("quantization", 1, "Quantization")};
+  r->AddMessage(std::move(rewriter));
+  Add(r, "Quantization", kFully,
+      {I32("delay", 1, "500000"), I32("weight_bits", 2, "8"), I32("activation_bits", 3, "8"), Bool("symmetric", 4, "false")});
   Add(r, "DetectionModel", kFully,
       {Msg("faster_rcnn", 1, "FasterRcnn").Oneof("model"), Msg("ssd", 2, "Ssd").Oneof("model"),
-       Msg("experimental_model", 3, "").Oneof("model"), Msg("center_net", 4, "").Oneof("model")});
+       Msg("experimental_model", 3, "ExperimentalModel").Oneof("model"), Msg("center_net", 4, "").Oneof("model")});
+  Add(r, "ExperimentalModel", kFully, {Str("name", 1)});
 }
+
+inline void AddPreprocessor(SchemaRegistry* r);
+inline void AddSsdRandomCrops(SchemaRegistry* r);
 
 inline void AddTrain(SchemaRegistry* r) {
   const EnumSchema* version = AddEnum(r, "CheckpointVersion", {{"UNKNOWN", 0}, {"V1", 1}, {"V2", 2}});
@@ -491,23 +519,148 @@ inline void AddTrain(SchemaRegistry* r) {
        Bool("summarize_gradients", 27, "false"),
        Enum("fine_tune_checkpoint_version", 28, version, "V1"),
        Bool("run_fine_tune_checkpoint_dummy_computation", 30, "true")});
-  // The augmentation steps: only which step is chosen is checked (their contents are not).
-  std::vector<FieldSchema> steps;
-  const char* names[] = {"normalize_image", "random_horizontal_flip", "random_pixel_value_scale",
-                         "random_image_scale", "random_rgb_to_gray", "random_adjust_brightness",
-                         "random_adjust_contrast", "random_adjust_hue", "random_adjust_saturation",
-                         "random_distort_color", "random_jitter_boxes", "random_crop_image",
-                         "random_pad_image", "random_crop_pad_image", "random_crop_to_aspect_ratio",
-                         "random_black_patches", "random_resize_method", "scale_boxes_to_pixel_coordinates",
-                         "resize_image", "subtract_channel_mean", "ssd_random_crop", "ssd_random_crop_pad",
-                         "ssd_random_crop_fixed_aspect_ratio", "ssd_random_crop_pad_fixed_aspect_ratio",
-                         "random_vertical_flip", "random_rotation90", "rgb_to_gray", "convert_class_logits_to_softmax",
-                         "random_absolute_pad_image", "random_self_concat_image", "autoaugment_image",
-                         "drop_label_probabilistically", "remap_labels", "random_jpeg_quality",
-                         "random_downscale_to_target_pixels", "random_patch_gaussian", "random_square_crop_by_scale",
-                         "random_scale_crop_and_pad_to_square", "adjust_gamma"};
-  for (const char* n : names) steps.push_back(Msg(n, 0, "").Oneof("preprocessing_step"));
-  Add(r, "PreprocessingStep", kPartially, std::move(steps));
+  AddPreprocessor(r);
+}
+
+// preprocessor.proto: PreprocessingStep (a oneof of 39 steps, fields 1-39) and every step.
+inline void AddPreprocessor(SchemaRegistry* r) {
+  const std::pair<const char*, const char*> steps[] = {
+      {"normalize_image", "NormalizeImage"},
+      {"random_horizontal_flip", "RandomHorizontalFlip"},
+      {"random_pixel_value_scale", "RandomPixelValueScale"},
+      {"random_image_scale", "RandomImageScale"},
+      {"random_rgb_to_gray", "RandomRGBtoGray"},
+      {"random_adjust_brightness", "RandomAdjustBrightness"},
+      {"random_adjust_contrast", "RandomAdjustContrast"},
+      {"random_adjust_hue", "RandomAdjustHue"},
+      {"random_adjust_saturation", "RandomAdjustSaturation"},
+      {"random_distort_color", "RandomDistortColor"},
+      {"random_jitter_boxes", "RandomJitterBoxes"},
+      {"random_crop_image", "RandomCropImage"},
+      {"random_pad_image", "RandomPadImage"},
+      {"random_crop_pad_image", "RandomCropPadImage"},
+      {"random_crop_to_aspect_ratio", "RandomCropToAspectRatio"},
+      {"random_black_patches", "RandomBlackPatches"},
+      {"random_resize_method", "RandomResizeMethod"},
+      {"scale_boxes_to_pixel_coordinates", "ScaleBoxesToPixelCoordinates"},
+      {"resize_image", "ResizeImage"},
+      {"subtract_channel_mean", "SubtractChannelMean"},
+      {"ssd_random_crop", "SSDRandomCrop"},
+      {"ssd_random_crop_pad", "SSDRandomCropPad"},
+      {"ssd_random_crop_fixed_aspect_ratio", "SSDRandomCropFixedAspectRatio"},
+      {"ssd_random_crop_pad_fixed_aspect_ratio", "SSDRandomCropPadFixedAspectRatio"},
+      {"random_vertical_flip", "RandomVerticalFlip"},
+      {"random_rotation90", "RandomRotation90"},
+      {"rgb_to_gray", "RGBtoGray"},
+      {"convert_class_logits_to_softmax", "ConvertClassLogitsToSoftmax"},
+      {"random_absolute_pad_image", "RandomAbsolutePadImage"},
+      {"random_self_concat_image", "RandomSelfConcatImage"},
+      {"autoaugment_image", "AutoAugmentImage"},
+      {"drop_label_probabilistically", "DropLabelProbabilistically"},
+      {"remap_labels", "RemapLabels"},
+      {"random_jpeg_quality", "RandomJpegQuality"},
+      {"random_downscale_to_target_pixels", "RandomDownscaleToTargetPixels"},
+      {"random_patch_gaussian", "RandomPatchGaussian"},
+      {"random_square_crop_by_scale", "RandomSquareCropByScale"},
+      {"random_scale_crop_and_pad_to_square", "RandomScaleCropAndPadToSquare"},
+      {"adjust_gamma", "AdjustGamma"}};
+  std::vector<FieldSchema> oneof;
+  int number = 1;  // the steps are numbered 1-39 in declaration order
+  for (const auto& [field, type] : steps) oneof.push_back(Msg(field, number++, type).Oneof("preprocessing_step"));
+  Add(r, "PreprocessingStep", kFully, std::move(oneof));
+
+  Add(r, "NormalizeImage", kFully,
+      {Flt("original_minval", 1), Flt("original_maxval", 2), Flt("target_minval", 3, "0"), Flt("target_maxval", 4, "1")});
+  // Flips and rotation: the keypoint permutation, and (since 2020) the probability.
+  Add(r, "RandomHorizontalFlip", kFully, {I32("keypoint_flip_permutation", 1).Repeated(), Flt("probability", 2, "0.5")});
+  Add(r, "RandomVerticalFlip", kFully, {I32("keypoint_flip_permutation", 1).Repeated(), Flt("probability", 2, "0.5")});
+  Add(r, "RandomRotation90", kFully, {I32("keypoint_rot_permutation", 1).Repeated(), Flt("probability", 2, "0.5")});
+  Add(r, "RandomPixelValueScale", kFully, {Flt("minval", 1, "0.9"), Flt("maxval", 2, "1.1")});
+  Add(r, "RandomImageScale", kFully, {Flt("min_scale_ratio", 1, "0.5"), Flt("max_scale_ratio", 2, "2.0")});
+  Add(r, "RandomRGBtoGray", kFully, {Flt("probability", 1, "0.1")});
+  // Colour.
+  Add(r, "RandomAdjustBrightness", kFully, {Flt("max_delta", 1, "0.2")});
+  Add(r, "RandomAdjustContrast", kFully, {Flt("min_delta", 1, "0.8"), Flt("max_delta", 2, "1.25")});
+  Add(r, "RandomAdjustHue", kFully, {Flt("max_delta", 1, "0.02")});
+  Add(r, "RandomAdjustSaturation", kFully, {Flt("min_delta", 1, "0.8"), Flt("max_delta", 2, "1.25")});
+  Add(r, "RandomDistortColor", kFully, {I32("color_ordering", 1)});
+  const EnumSchema* jitter = AddEnum(r, "RandomJitterBoxes.JitterMode",
+                                     {{"DEFAULT", 0}, {"EXPAND", 1}, {"SHRINK", 2}, {"EXPAND_SYMMETRIC", 4},
+                                      {"SHRINK_SYMMETRIC", 5}, {"EXPAND_SYMMETRIC_XY", 6}, {"SHRINK_SYMMETRIC_XY", 7}});
+  Add(r, "RandomJitterBoxes", kFully, {Flt("ratio", 1, "0.05"), Enum("jitter_mode", 2, jitter, "DEFAULT")});
+  // Crops and pads. clip_boxes has a different number in each message.
+  Add(r, "RandomCropImage", kFully,
+      {Flt("min_object_covered", 1, "1.0"), Flt("min_aspect_ratio", 2, "0.75"), Flt("max_aspect_ratio", 3, "1.33"),
+       Flt("min_area", 4, "0.1"), Flt("max_area", 5, "1.0"), Flt("overlap_thresh", 6, "0.3"),
+       Bool("clip_boxes", 8, "true"), Flt("random_coef", 7, "0.0")});
+  Add(r, "RandomPadImage", kFully,
+      {I32("min_image_height", 1), I32("min_image_width", 2), I32("max_image_height", 3), I32("max_image_width", 4),
+       Flt("pad_color", 5).Repeated()});
+  Add(r, "RandomAbsolutePadImage", kFully,
+      {I32("max_height_padding", 1), I32("max_width_padding", 2), Flt("pad_color", 3).Repeated()});
+  Add(r, "RandomCropPadImage", kFully,
+      {Flt("min_object_covered", 1, "1.0"), Flt("min_aspect_ratio", 2, "0.75"), Flt("max_aspect_ratio", 3, "1.33"),
+       Flt("min_area", 4, "0.1"), Flt("max_area", 5, "1.0"), Flt("overlap_thresh", 6, "0.3"),
+       Bool("clip_boxes", 11, "true"), Flt("random_coef", 7, "0.0"), Flt("min_padded_size_ratio", 8).Repeated(),
+       Flt("max_padded_size_ratio", 9).Repeated(), Flt("pad_color", 10).Repeated()});
+  Add(r, "RandomCropToAspectRatio", kFully,
+      {Flt("aspect_ratio", 1, "1.0"), Flt("overlap_thresh", 2, "0.3"), Bool("clip_boxes", 3, "true")});
+  Add(r, "RandomBlackPatches", kFully,
+      {I32("max_black_patches", 1, "10"), Flt("probability", 2, "0.5"), Flt("size_to_image_ratio", 3, "0.1")});
+  Add(r, "RandomResizeMethod", kFully, {I32("target_height", 1), I32("target_width", 2)});
+  Add(r, "RGBtoGray", kFully, {});
+  Add(r, "ScaleBoxesToPixelCoordinates", kFully, {});
+  // ResizeImage.Method has no value 0: AREA is 1.
+  const EnumSchema* method =
+      AddEnum(r, "ResizeImage.Method", {{"AREA", 1}, {"BICUBIC", 2}, {"BILINEAR", 3}, {"NEAREST_NEIGHBOR", 4}});
+  Add(r, "ResizeImage", kFully, {I32("new_height", 1), I32("new_width", 2), Enum("method", 3, method, "BILINEAR")});
+  Add(r, "SubtractChannelMean", kFully, {Flt("means", 1).Repeated()});
+  AddSsdRandomCrops(r);
+  Add(r, "ConvertClassLogitsToSoftmax", kFully, {Flt("temperature", 1, "1.0")});
+  Add(r, "RandomSelfConcatImage", kFully,
+      {Flt("concat_vertical_probability", 1, "0.1"), Flt("concat_horizontal_probability", 2, "0.1")});
+  Add(r, "AutoAugmentImage", kFully, {Str("policy_name", 1, "v0")});
+  Add(r, "DropLabelProbabilistically", kFully, {I32("label", 1), Flt("drop_probability", 2, "1.0")});
+  Add(r, "RemapLabels", kFully, {I32("original_labels", 1).Repeated(), I32("new_label", 2)});
+  Add(r, "RandomJpegQuality", kFully,
+      {Flt("random_coef", 1, "0.0"), I32("min_jpeg_quality", 2, "0"), I32("max_jpeg_quality", 3, "100")});
+  Add(r, "RandomDownscaleToTargetPixels", kFully,
+      {Flt("random_coef", 1, "0.0"), I32("min_target_pixels", 2, "300000"), I32("max_target_pixels", 3, "500000")});
+  Add(r, "RandomPatchGaussian", kFully,
+      {Flt("random_coef", 1, "0.0"), I32("min_patch_size", 2, "1"), I32("max_patch_size", 3, "250"),
+       Flt("min_gaussian_stddev", 4, "0.0"), Flt("max_gaussian_stddev", 5, "1.0")});
+  Add(r, "RandomSquareCropByScale", kFully,
+      {I32("max_border", 1, "128"), Flt("scale_min", 2, "0.6"), Flt("scale_max", 3, "1.3"), I32("num_scales", 4, "8")});
+  Add(r, "RandomScaleCropAndPadToSquare", kFully,
+      {I32("output_size", 1, "512"), Flt("scale_min", 2, "0.1"), Flt("scale_max", 3, "2.0")});
+  Add(r, "AdjustGamma", kFully, {Flt("gamma", 1, "1.0"), Flt("gain", 2, "1.0")});
+}
+
+// The four SSD crop steps: a repeated list of operations, one of which is chosen per image.
+// The operation fields have no proto defaults except clip_boxes (true).
+inline void AddSsdRandomCrops(SchemaRegistry* r) {
+  Add(r, "SSDRandomCrop", kFully, {Msg("operations", 1, "SSDRandomCropOperation").Repeated()});
+  Add(r, "SSDRandomCropOperation", kFully,
+      {Flt("min_object_covered", 1), Flt("min_aspect_ratio", 2), Flt("max_aspect_ratio", 3), Flt("min_area", 4),
+       Flt("max_area", 5), Flt("overlap_thresh", 6), Bool("clip_boxes", 8, "true"), Flt("random_coef", 7)});
+  Add(r, "SSDRandomCropPad", kFully, {Msg("operations", 1, "SSDRandomCropPadOperation").Repeated()});
+  Add(r, "SSDRandomCropPadOperation", kFully,
+      {Flt("min_object_covered", 1), Flt("min_aspect_ratio", 2), Flt("max_aspect_ratio", 3), Flt("min_area", 4),
+       Flt("max_area", 5), Flt("overlap_thresh", 6), Bool("clip_boxes", 13, "true"), Flt("random_coef", 7),
+       Flt("min_padded_size_ratio", 8).Repeated(), Flt("max_padded_size_ratio", 9).Repeated(), Flt("pad_color_r", 10),
+       Flt("pad_color_g", 11), Flt("pad_color_b", 12)});
+  Add(r, "SSDRandomCropFixedAspectRatio", kFully,
+      {Msg("operations", 1, "SSDRandomCropFixedAspectRatioOperation").Repeated(), Flt("aspect_ratio", 2, "1.0")});
+  // No aspect-ratio range here (fields 2 and 3 are unused): the step fixes the ratio.
+  Add(r, "SSDRandomCropFixedAspectRatioOperation", kFully,
+      {Flt("min_object_covered", 1), Flt("min_area", 4), Flt("max_area", 5), Flt("overlap_thresh", 6),
+       Bool("clip_boxes", 8, "true"), Flt("random_coef", 7)});
+  Add(r, "SSDRandomCropPadFixedAspectRatio", kFully,
+      {Msg("operations", 1, "SSDRandomCropPadFixedAspectRatioOperation").Repeated(), Flt("aspect_ratio", 2, "1.0"),
+       Flt("min_padded_size_ratio", 3).Repeated(), Flt("max_padded_size_ratio", 4).Repeated()});
+  Add(r, "SSDRandomCropPadFixedAspectRatioOperation", kFully,
+      {Flt("min_object_covered", 1), Flt("min_aspect_ratio", 2), Flt("max_aspect_ratio", 3), Flt("min_area", 4),
+       Flt("max_area", 5), Flt("overlap_thresh", 6), Bool("clip_boxes", 8, "true"), Flt("random_coef", 7)});
 }
 
 inline void AddOptimizer(SchemaRegistry* r) {
@@ -572,6 +725,7 @@ inline void AddHyperparams(SchemaRegistry* r) {
 }
 
 inline void AddSsdHeads(SchemaRegistry* r);
+inline void AddCalibration(SchemaRegistry* r);
 
 inline void AddSsd(SchemaRegistry* r) {
   Add(r, "Ssd", kFully,
@@ -595,10 +749,18 @@ inline void AddSsd(SchemaRegistry* r) {
       {Str("type", 1), Flt("depth_multiplier", 2, "1.0"), I32("min_depth", 3, "16"), Msg("conv_hyperparams", 4, "Hyperparams"),
        Bool("override_base_feature_extractor_hyperparams", 9, "false"), I32("pad_to_multiple", 5, "1"),
        Bool("use_explicit_padding", 7, "false"), Bool("use_depthwise", 8, "false"),
-       Msg("fpn", 10, "").Oneof("feature_pyramid_oneof"), Msg("bifpn", 19, "").Oneof("feature_pyramid_oneof"),
+       Msg("fpn", 10, "FeaturePyramidNetworks").Oneof("feature_pyramid_oneof"),
+       Msg("bifpn", 19, "BidirectionalFeaturePyramidNetworks").Oneof("feature_pyramid_oneof"),
        // Field 6 of the 2018 proto, reserved since; zoo pipeline.configs of 2018 still carry it.
        Bool("batch_norm_trainable", 6, "true").Deprecated(),
-       Bool("replace_preprocessor_with_placeholder", 11, "false"), I32("num_layers", 12, "6")});
+       Bool("replace_preprocessor_with_placeholder", 11, "false"), I32("num_layers", 12, "6"),
+       Str("spaghettinet_arch_name", 20), Bool("use_hardswish", 21, "false")});
+  // fpn.proto
+  Add(r, "FeaturePyramidNetworks", kFully,
+      {I32("min_level", 1, "3"), I32("max_level", 2, "7"), I32("additional_layer_depth", 3, "256")});
+  Add(r, "BidirectionalFeaturePyramidNetworks", kFully,
+      {I32("min_level", 1, "3"), I32("max_level", 2, "7"), I32("num_iterations", 3), I32("num_filters", 4),
+       Str("combine_method", 5, "fast_attention"), Bool("use_native_resize_op", 6)});
   // image_resizer.proto
   const EnumSchema* resize_type =
       AddEnum(r, "ResizeType", {{"BILINEAR", 0}, {"NEAREST_NEIGHBOR", 1}, {"BICUBIC", 2}, {"AREA", 3}});
@@ -658,23 +820,35 @@ inline void AddSsd(SchemaRegistry* r) {
 }
 
 inline void AddSsdHeads(SchemaRegistry* r) {
-  // anchor_generator.proto: the wrapper; only the SSD generator's contents are checked.
+  // anchor_generator.proto and the four generators' files.
   Add(r, "AnchorGenerator", kFully,
-      {Msg("grid_anchor_generator", 1, "").Oneof("anchor_generator_oneof"),
+      {Msg("grid_anchor_generator", 1, "GridAnchorGenerator").Oneof("anchor_generator_oneof"),
        Msg("ssd_anchor_generator", 2, "SsdAnchorGenerator").Oneof("anchor_generator_oneof"),
-       Msg("multiscale_anchor_generator", 3, "").Oneof("anchor_generator_oneof"),
-       Msg("flexible_grid_anchor_generator", 4, "").Oneof("anchor_generator_oneof")});
+       Msg("multiscale_anchor_generator", 3, "MultiscaleAnchorGenerator").Oneof("anchor_generator_oneof"),
+       Msg("flexible_grid_anchor_generator", 4, "FlexibleGridAnchorGenerator").Oneof("anchor_generator_oneof")});
+  Add(r, "GridAnchorGenerator", kFully,
+      {I32("height", 1, "256"), I32("width", 2, "256"), I32("height_stride", 3, "16"), I32("width_stride", 4, "16"),
+       I32("height_offset", 5, "0"), I32("width_offset", 6, "0"), Flt("scales", 7).Repeated(),
+       Flt("aspect_ratios", 8).Repeated()});
+  Add(r, "MultiscaleAnchorGenerator", kFully,
+      {I32("min_level", 1, "3"), I32("max_level", 2, "7"), Flt("anchor_scale", 3, "4.0"),
+       Flt("aspect_ratios", 4).Repeated(), I32("scales_per_octave", 5, "2"), Bool("normalize_coordinates", 6, "true")});
+  Add(r, "FlexibleGridAnchorGenerator", kFully,
+      {Msg("anchor_grid", 1, "AnchorGrid").Repeated(), Bool("normalize_coordinates", 2, "true")});
+  Add(r, "AnchorGrid", kFully,
+      {Flt("base_sizes", 1).Repeated(), Flt("aspect_ratios", 2).Repeated(), U32("height_stride", 3),
+       U32("width_stride", 4), U32("height_offset", 5, "0"), U32("width_offset", 6, "0")});
   Add(r, "SsdAnchorGenerator", kFully,
       {I32("num_layers", 1, "6"), Flt("min_scale", 2, "0.2"), Flt("max_scale", 3, "0.95"), Flt("scales", 12).Repeated(),
        Flt("aspect_ratios", 4).Repeated(), Flt("interpolated_scale_aspect_ratio", 13, "1.0"),
        Bool("reduce_boxes_in_lowest_layer", 5, "true"), Flt("base_anchor_height", 6, "1.0"),
        Flt("base_anchor_width", 7, "1.0"), I32("height_stride", 8).Repeated(), I32("width_stride", 9).Repeated(),
        I32("height_offset", 10).Repeated(), I32("width_offset", 11).Repeated()});
-  // box_predictor.proto: the Mask R-CNN and R-FCN predictors' contents are not checked.
+  // box_predictor.proto
   Add(r, "BoxPredictor", kFully,
       {Msg("convolutional_box_predictor", 1, "ConvolutionalBoxPredictor").Oneof("box_predictor_oneof"),
-       Msg("mask_rcnn_box_predictor", 2, "").Oneof("box_predictor_oneof"),
-       Msg("rfcn_box_predictor", 3, "").Oneof("box_predictor_oneof"),
+       Msg("mask_rcnn_box_predictor", 2, "MaskRCNNBoxPredictor").Oneof("box_predictor_oneof"),
+       Msg("rfcn_box_predictor", 3, "RfcnBoxPredictor").Oneof("box_predictor_oneof"),
        Msg("weight_shared_convolutional_box_predictor", 4, "WeightSharedConvolutionalBoxPredictor")
            .Oneof("box_predictor_oneof")});
   Add(r, "ConvolutionalBoxPredictor", kFully,
@@ -696,11 +870,23 @@ inline void AddSsdHeads(SchemaRegistry* r) {
        Bool("use_depthwise", 14, "false"), Enum("score_converter", 16, ws_conv, "IDENTITY"),
        Msg("box_encodings_clip_range", 17, "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange")});
   Add(r, "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange", kFully, {Flt("min", 1), Flt("max", 2)});
-  // post_processing.proto; calibration_config's contents are not checked.
+  Add(r, "MaskRCNNBoxPredictor", kFully,
+      {Msg("fc_hyperparams", 1, "Hyperparams"), Bool("use_dropout", 2, "false"), Flt("dropout_keep_probability", 3, "0.5"),
+       I32("box_code_size", 4, "4"), Msg("conv_hyperparams", 5, "Hyperparams"), Bool("predict_instance_masks", 6, "false"),
+       I32("mask_prediction_conv_depth", 7, "256"), Bool("predict_keypoints", 8, "false"), I32("mask_height", 9, "15"),
+       I32("mask_width", 10, "15"), I32("mask_prediction_num_conv_layers", 11, "2"),
+       Bool("masks_are_class_agnostic", 12, "false"), Bool("share_box_across_classes", 13, "false"),
+       Bool("convolve_then_upsample_masks", 14, "false")});
+  Add(r, "RfcnBoxPredictor", kFully,
+      {Msg("conv_hyperparams", 1, "Hyperparams"), I32("num_spatial_bins_height", 2, "3"),
+       I32("num_spatial_bins_width", 3, "3"), I32("depth", 4, "1024"), I32("box_code_size", 5, "4"),
+       I32("crop_height", 6, "12"), I32("crop_width", 7, "12")});
+  // post_processing.proto
   const EnumSchema* conv = AddEnum(r, "PostProcessing.ScoreConverter", {{"IDENTITY", 0}, {"SIGMOID", 1}, {"SOFTMAX", 2}});
   Add(r, "PostProcessing", kFully,
       {Msg("batch_non_max_suppression", 1, "BatchNonMaxSuppression"), Enum("score_converter", 2, conv, "IDENTITY"),
-       Flt("logit_scale", 3, "1.0"), Msg("calibration_config", 4, "")});
+       Flt("logit_scale", 3, "1.0"), Msg("calibration_config", 4, "CalibrationConfig")});
+  AddCalibration(r);
   Add(r, "BatchNonMaxSuppression", kFully,
       {Flt("score_threshold", 1, "0.0"), Flt("iou_threshold", 2, "0.6"), I32("max_detections_per_class", 3, "100"),
        I32("max_total_detections", 5, "100"), Bool("use_static_shapes", 6, "false"),
@@ -750,18 +936,79 @@ inline void AddSsdHeads(SchemaRegistry* r) {
   Add(r, "BootstrappedSigmoidClassificationLoss", kFully,
       {Flt("alpha", 1), Bool("hard_bootstrap", 2, "false"), Bool("anchorwise_output", 3, "false").Deprecated()});
   Add(r, "PenaltyReducedLogisticFocalLoss", kFully, {Flt("alpha", 1), Flt("beta", 2)});
-  Add(r, "WeightedDiceClassificationLoss", kFully, {Bool("squared_normalization", 1, "false")});
+  Add(r, "WeightedDiceClassificationLoss", kFully,
+      {Bool("squared_normalization", 1, "false"), Bool("is_prediction_probability", 2, "false")});
   Add(r, "HardExampleMiner", kFully,
       {I32("num_hard_examples", 1, "64"), Flt("iou_threshold", 2, "0.7"), Enum("loss_type", 3, loss_type, "BOTH"),
        I32("max_negatives_per_positive", 4, "0"), I32("min_negatives_per_image", 5, "0")});
 }
 
+// calibration.proto. The two `map<int32, ...>` fields are, in text format, repeated
+// `{ key: ... value { ... } }` entries: modelled as protoc's synthesized *Entry messages.
+inline void AddCalibration(SchemaRegistry* r) {
+  Add(r, "CalibrationConfig", kFully,
+      {Msg("function_approximation", 1, "FunctionApproximation").Oneof("calibrator"),
+       Msg("class_id_function_approximations", 2, "ClassIdFunctionApproximations").Oneof("calibrator"),
+       Msg("sigmoid_calibration", 3, "SigmoidCalibration").Oneof("calibrator"),
+       Msg("class_id_sigmoid_calibrations", 4, "ClassIdSigmoidCalibrations").Oneof("calibrator"),
+       Msg("temperature_scaling_calibration", 5, "TemperatureScalingCalibration").Oneof("calibrator")});
+  Add(r, "FunctionApproximation", kFully, {Msg("x_y_pairs", 1, "XYPairs")});
+  Add(r, "ClassIdFunctionApproximations", kFully,
+      {Msg("class_id_xy_pairs_map", 1, "ClassIdFunctionApproximations.ClassIdXyPairsMapEntry").Repeated()});
+  Add(r, "ClassIdFunctionApproximations.ClassIdXyPairsMapEntry", kFully, {I32("key", 1), Msg("value", 2, "XYPairs")});
+  Add(r, "SigmoidCalibration", kFully, {Msg("sigmoid_parameters", 1, "SigmoidParameters")});
+  Add(r, "ClassIdSigmoidCalibrations", kFully,
+      {Msg("class_id_sigmoid_parameters_map", 1, "ClassIdSigmoidCalibrations.ClassIdSigmoidParametersMapEntry").Repeated()});
+  Add(r, "ClassIdSigmoidCalibrations.ClassIdSigmoidParametersMapEntry", kFully,
+      {I32("key", 1), Msg("value", 2, "SigmoidParameters")});
+  Add(r, "TemperatureScalingCalibration", kFully, {Flt("scaler", 1)});
+  const EnumSchema* data_type =
+      AddEnum(r, "TrainingDataType", {{"DATA_TYPE_UNKNOWN", 0}, {"ALL_CLASSES", 1}, {"CLASS_SPECIFIC", 2}});
+  Add(r, "XYPairs", kFully, {Msg("x_y_pair", 1, "XYPairs.XYPair").Repeated(), Enum("training_data_type", 2, data_type)});
+  Add(r, "XYPairs.XYPair", kFully, {Flt("x", 1), Flt("y", 2)});
+  Add(r, "SigmoidParameters", kFully, {Flt("a", 1, "-1.0"), Flt("b", 2, "0.0")});
+}
+
+// faster_rcnn.proto: fields 1, 3-43 (2 is not used); context_config (41) is Context R-CNN's.
 inline void AddFasterRcnn(SchemaRegistry* r) {
-  Add(r, "FasterRcnn", kPartially,
+  Add(r, "FasterRcnn", kFully,
       {I32("number_of_stages", 1, "2"), I32("num_classes", 3), Msg("image_resizer", 4, "ImageResizer"),
-       Msg("feature_extractor", 5, "FasterRcnnFeatureExtractor")});
-  Add(r, "FasterRcnnFeatureExtractor", kPartially,
-      {Str("type", 1), I32("first_stage_features_stride", 2, "16"), Bool("batch_norm_trainable", 3, "false")});
+       Msg("feature_extractor", 5, "FasterRcnnFeatureExtractor"),
+       // The first stage: the region proposal network.
+       Msg("first_stage_anchor_generator", 6, "AnchorGenerator"), I32("first_stage_atrous_rate", 7, "1"),
+       Msg("first_stage_box_predictor_conv_hyperparams", 8, "Hyperparams"),
+       I32("first_stage_box_predictor_kernel_size", 9, "3"), I32("first_stage_box_predictor_depth", 10, "512"),
+       I32("first_stage_minibatch_size", 11, "256"), Flt("first_stage_positive_balance_fraction", 12, "0.5"),
+       Flt("first_stage_nms_score_threshold", 13, "0.0"), Flt("first_stage_nms_iou_threshold", 14, "0.7"),
+       I32("first_stage_max_proposals", 15, "300"), Flt("first_stage_localization_loss_weight", 16, "1.0"),
+       Flt("first_stage_objectness_loss_weight", 17, "1.0"),
+       // Cropping the proposals, then the second stage: the box classifier.
+       I32("initial_crop_size", 18), I32("maxpool_kernel_size", 19), I32("maxpool_stride", 20),
+       Msg("second_stage_box_predictor", 21, "BoxPredictor"), I32("second_stage_batch_size", 22, "64"),
+       Flt("second_stage_balance_fraction", 23, "0.25"), Msg("second_stage_post_processing", 24, "PostProcessing"),
+       Flt("second_stage_localization_loss_weight", 25, "1.0"),
+       Flt("second_stage_classification_loss_weight", 26, "1.0"),
+       Flt("second_stage_mask_prediction_loss_weight", 27, "1.0"), Msg("hard_example_miner", 28, "HardExampleMiner"),
+       Msg("second_stage_classification_loss", 29, "ClassificationLoss"),
+       Bool("inplace_batchnorm_update", 30, "false"), Bool("use_matmul_crop_and_resize", 31, "false"),
+       Bool("clip_anchors_to_image", 32, "false"), Bool("use_matmul_gather_in_matcher", 33, "false"),
+       Bool("use_static_balanced_label_sampler", 34, "false"), Bool("use_static_shapes", 35, "false"),
+       Bool("resize_masks", 36, "true"), Bool("use_static_shapes_for_eval", 37, "false"),
+       Bool("use_partitioned_nms_in_first_stage", 38, "true"), Bool("return_raw_detections_during_predict", 39, "false"),
+       Bool("use_combined_nms_in_first_stage", 40, "false"), Bool("output_final_box_features", 42, "false"),
+       Bool("output_final_box_rpn_features", 43, "false"), Msg("context_config", 41, "Context")});
+  Add(r, "FasterRcnnFeatureExtractor", kFully,
+      {Str("type", 1), I32("first_stage_features_stride", 2, "16"), Bool("batch_norm_trainable", 3, "false"),
+       Msg("conv_hyperparams", 4, "Hyperparams"), Bool("override_base_feature_extractor_hyperparams", 5, "false"),
+       I32("pad_to_multiple", 6, "32"), Msg("fpn", 7, "FeaturePyramidNetworks")});
+  const EnumSchema* position =
+      AddEnum(r, "AttentionPosition", {{"ATTENTION_DEFAULT", 0}, {"POST_BOX_CLASSIFIER", 1}, {"POST_RPN", 2}});
+  Add(r, "Context", kFully,
+      {I32("max_num_context_features", 1, "2000"), I32("attention_bottleneck_dimension", 2, "2048"),
+       Flt("attention_temperature", 3, "0.01"), I32("context_feature_length", 4, "2057"),
+       Bool("use_self_attention", 6, "false"), Bool("use_long_term_attention", 7, "true"),
+       Bool("self_attention_in_sequence", 8, "false"), I32("num_attention_heads", 9, "1"),
+       I32("num_attention_layers", 11, "1"), Enum("attention_position", 10, position, "POST_BOX_CLASSIFIER")});
 }
 
 inline void AddInputAndEval(SchemaRegistry* r) {
@@ -782,6 +1029,7 @@ inline void AddInputAndEval(SchemaRegistry* r) {
        Bool("load_track_id", 33, "false"), Bool("load_keypoint_depth_features", 37, "false"),
        Bool("use_display_name", 17, "false"), Bool("include_source_id", 27, "false"),
        Enum("input_type", 30, input, "TF_EXAMPLE"), I32("frame_index", 32, "-1"),
+       Bool("use_keypoint_label_map", 38, "false"),
        Msg("tf_record_input_reader", 8, "TFRecordInputReader").Oneof("input_reader"),
        Msg("external_input_reader", 9, "ExternalInputReader").Oneof("input_reader"),
        Flt("sample_from_datasets_weights", 34).Repeated(), Bool("expand_labels_hierarchy", 29, "false")});
@@ -793,17 +1041,33 @@ inline void AddInputAndEval(SchemaRegistry* r) {
     external.allows_extensions = true;
     r->AddMessage(std::move(external));
   }
-  Add(r, "EvalConfig", kPartially,
+  // eval.proto: fields 1-19, 23-36 (20-22 are not used). The `map<string, ...>` fields are
+  // repeated `{ key: ... value: ... }` entries (protoc's synthesized *Entry messages).
+  Add(r, "EvalConfig", kFully,
       {U32("batch_size", 25, "1"), U32("num_visualizations", 1, "10"), U32("num_examples", 2, "5000").Deprecated(),
        U32("eval_interval_secs", 3, "300"), U32("max_evals", 4, "0").Deprecated(), Bool("save_graph", 5, "false"),
        Str("visualization_export_dir", 6, ""), Str("eval_master", 7, ""), Str("metrics_set", 8).Repeated(),
-       Str("export_path", 9, ""), Bool("ignore_groundtruth", 10, "false"), Bool("use_moving_averages", 11, "false"),
+       Msg("parameterized_metric", 31, "ParameterizedMetric").Repeated(), Str("export_path", 9, ""),
+       Bool("ignore_groundtruth", 10, "false"), Bool("use_moving_averages", 11, "false"),
        Bool("eval_instance_masks", 12, "false"), Flt("min_score_threshold", 13, "0.5"),
        I32("max_num_boxes_to_visualize", 14, "20"), Bool("skip_scores", 15, "false"), Bool("skip_labels", 16, "false"),
        Bool("visualize_groundtruth_boxes", 17, "false"), Str("groundtruth_box_visualization_color", 18, "black"),
        Bool("keep_image_id_for_visualization_export", 19, "false"), Bool("retain_original_images", 23, "true"),
-       Bool("include_metrics_per_category", 24, "false"), Flt("recall_lower_bound", 26, "0.0"),
-       Flt("recall_upper_bound", 27, "1.0")});
+       Bool("include_metrics_per_category", 24, "false"), Bool("all_metrics_per_category", 35, "false"),
+       Msg("super_categories", 34, "EvalConfig.SuperCategoriesEntry").Repeated(),
+       Flt("recall_lower_bound", 26, "0.0"), Flt("recall_upper_bound", 27, "1.0"),
+       Bool("retain_original_image_additional_channels", 28, "false"), Bool("force_no_resize", 29, "false"),
+       Bool("use_dummy_loss_in_eval", 30, "false"), Msg("keypoint_edge", 32, "KeypointEdge").Repeated(),
+       Bool("skip_predictions_for_unlabeled_class", 33, "false"),
+       Bool("image_classes_field_map_empty_to_ones", 36, "true")});
+  Add(r, "EvalConfig.SuperCategoriesEntry", kFully, {Str("key", 1), Str("value", 2)});
+  Add(r, "ParameterizedMetric", kFully,
+      {Msg("coco_keypoint_metrics", 1, "CocoKeypointMetrics").Oneof("parameterized_metric")});
+  Add(r, "CocoKeypointMetrics", kFully,
+      {Str("class_label", 1),
+       Msg("keypoint_label_to_sigmas", 2, "CocoKeypointMetrics.KeypointLabelToSigmasEntry").Repeated()});
+  Add(r, "CocoKeypointMetrics.KeypointLabelToSigmasEntry", kFully, {Str("key", 1), Flt("value", 2)});
+  Add(r, "KeypointEdge", kFully, {I32("start", 1), I32("end", 2)});
 }
 
 inline void AddLabelMap(SchemaRegistry* r) {

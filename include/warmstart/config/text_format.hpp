@@ -33,18 +33,25 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "warmstart/config/text_lexer.hpp"
 #include "warmstart/error.hpp"
@@ -78,6 +85,13 @@ namespace detail {
 class TextParser;
 class EditWriter;
 struct PathSegment;
+
+// A field Remove took out of a parsed message: where its bytes were, for the EditWriter.
+struct RemovedField {
+  Span statement;  // Field::span
+  Span value;      // the value's own bytes (a list element's, inside the statement)
+  bool in_list = false;
+};
 }  // namespace detail
 
 // An ordered list of fields. Paths name fields through nested messages:
@@ -110,6 +124,11 @@ class Message {
   Message& Mutable(std::string_view path);
   // Appends one more occurrence of a field (a repeated field's next element).
   const Value& Add(std::string name, Value value);
+  // Removes every value FindAll(path) finds: all occurrences of the last segment in each
+  // message the path reaches, or with [i] only the i-th of each; returns how many. A path
+  // that reaches nothing removes nothing (0). Throws ArgumentError for a bad path.
+  // Document::Print deletes their text and keeps every other byte.
+  size_t Remove(std::string_view path);
 
   friend bool operator==(const Message& a, const Message& b);
   friend bool operator!=(const Message& a, const Message& b) { return !(a == b); }
@@ -118,9 +137,16 @@ class Message {
   friend class detail::TextParser;
   friend class detail::EditWriter;
 
-  Message& MutableAt(const std::vector<detail::PathSegment>& segs, std::string_view path);
+  Message& MutableAt(const std::vector<detail::PathSegment>& segs, std::string_view path,
+                     const Value** owner = nullptr);
+  size_t RemoveAt(const std::vector<detail::PathSegment>& segs, size_t i);
+  // ArgumentError "<file>[:<line>:<col>]: field path '...': no occurrence [i] of '...'": the
+  // file this message was parsed from, and where `owner` (the value holding it) opens.
+  [[noreturn]] void NoOccurrence(std::string_view path, const detail::PathSegment& seg, const Value* owner) const;
 
   std::vector<Field> fields_;
+  std::shared_ptr<const std::string> file_;     // parsed from; null when made by code
+  std::vector<detail::RemovedField> removed_;  // parsed fields Remove took out
 };
 
 // One value: a nested message or a scalar, with where it came from.
@@ -369,11 +395,6 @@ struct PathSegment {
   throw ArgumentError("bad field path '" + std::string(path) + "': " + why);
 }
 
-[[noreturn]] inline void NoOccurrence(std::string_view path, const PathSegment& seg) {
-  throw ArgumentError("field path '" + std::string(path) + "': no occurrence [" + std::to_string(*seg.index) +
-                      "] of '" + seg.name + "'");
-}
-
 // "a.b[2].[x.y].c" -> {a} {b,2} {[x.y]} {c}. Throws ArgumentError on a malformed path.
 inline std::vector<PathSegment> ParsePath(std::string_view path) {
   std::vector<PathSegment> out;
@@ -464,16 +485,29 @@ inline const Value& Message::Add(std::string name, Value value) {
   return fields_.back().value;
 }
 
+inline void Message::NoOccurrence(std::string_view path, const detail::PathSegment& seg, const Value* owner) const {
+  ErrorContext at(file_ ? *file_ : std::string());
+  if (owner != nullptr && owner->position_.known()) at = at.WithLineColumn(owner->position_.line, owner->position_.column);
+  throw ArgumentError(at, "field path '" + std::string(path) + "': no occurrence [" + std::to_string(*seg.index) +
+                              "] of '" + seg.name + "'");
+}
+
 inline Message& Message::Mutable(std::string_view path) { return MutableAt(detail::ParsePath(path), path); }
 
-inline Message& Message::MutableAt(const std::vector<detail::PathSegment>& segs, std::string_view path) {
+// `owner`, when given, receives the value holding the message returned (nullptr: this).
+inline Message& Message::MutableAt(const std::vector<detail::PathSegment>& segs, std::string_view path,
+                                   const Value** owner) {
   Message* m = this;
+  const Value* holder = nullptr;
   for (const detail::PathSegment& seg : segs) {
     std::vector<Field*> found = detail::Matching(m->fields_, seg);
-    if (found.empty() && seg.index) detail::NoOccurrence(path, seg);
+    if (found.empty() && seg.index) m->NoOccurrence(path, seg, holder);
     if (found.empty()) {
       m->Add(seg.name, Value());
-      m = &m->fields_.back().value.message_;
+      Value& added = m->fields_.back().value;
+      added.message_.file_ = m->file_;  // part of the same document
+      holder = &added;
+      m = &added.message_;
       continue;
     }
     Value& v = found.back()->value;
@@ -481,8 +515,10 @@ inline Message& Message::MutableAt(const std::vector<detail::PathSegment>& segs,
       throw ArgumentError("field path '" + std::string(path) + "': '" + seg.name + "' is a " +
                           ValueKindName(v.kind()) + ", not a message");
     }
+    holder = &v;
     m = &v.message_;
   }
+  if (owner != nullptr) *owner = holder;
   return *m;
 }
 
@@ -490,9 +526,10 @@ inline const Value& Message::Set(std::string_view path, Value value) {
   std::vector<detail::PathSegment> segs = detail::ParsePath(path);
   const detail::PathSegment last = segs.back();
   segs.pop_back();
-  Message& parent = MutableAt(segs, path);
+  const Value* owner = nullptr;
+  Message& parent = MutableAt(segs, path, &owner);
   std::vector<Field*> found = detail::Matching(parent.fields_, last);
-  if (found.empty() && last.index) detail::NoOccurrence(path, last);
+  if (found.empty() && last.index) parent.NoOccurrence(path, last, owner);
   if (found.empty()) return parent.Add(last.name, std::move(value));
   // The new value takes the old one's place in the file; the writer splices it there.
   Value& old = found.back()->value;
@@ -502,6 +539,33 @@ inline const Value& Message::Set(std::string_view path, Value value) {
   value.edited_ = old.span_.known();
   old = std::move(value);
   return old;
+}
+
+inline size_t Message::Remove(std::string_view path) { return RemoveAt(detail::ParsePath(path), 0); }
+
+inline size_t Message::RemoveAt(const std::vector<detail::PathSegment>& segs, size_t i) {
+  const detail::PathSegment& seg = segs[i];
+  if (i + 1 < segs.size()) {
+    size_t removed = 0;
+    for (Field* f : detail::Matching(fields_, seg)) {
+      if (f->value.is_message()) removed += f->value.message_.RemoveAt(segs, i + 1);
+    }
+    return removed;
+  }
+  std::vector<Field> kept;
+  size_t seen = 0, removed = 0;
+  for (Field& f : fields_) {
+    const bool match = f.name == seg.name && (!seg.index || seen == *seg.index);
+    if (f.name == seg.name) ++seen;
+    if (!match) {
+      kept.push_back(std::move(f));
+      continue;
+    }
+    if (f.span.known()) removed_.push_back(detail::RemovedField{f.span, f.value.span_, f.in_list});
+    ++removed;
+  }
+  fields_ = std::move(kept);
+  return removed;
 }
 
 // ---- parser ---------------------------------------------------------------------------
@@ -515,6 +579,7 @@ class TextParser {
 
   Message Parse() {
     Message root;
+    root.file_ = file_;
     ParseBody(&root, '\0', 0, "", Position{});
     return root;
   }
@@ -626,6 +691,7 @@ class TextParser {
     }
     const char close = open.Is('{') ? '}' : '>';
     Value v;
+    v.message_.file_ = file_;
     ParseBody(&v.message_, close, depth + 1, name, open.position);
     Take();  // the close
     Stamp(&v, open.position);
@@ -745,7 +811,8 @@ namespace detail {
 
 // Writes a Document's edits into its source text: an edited value replaces its own bytes;
 // new fields go on new lines after their last sibling from the file (indented like it),
-// or just inside the braces of a message that had none; everything else stays byte for byte.
+// or just inside the braces of a message that had none; a removed field's text is deleted
+// (RemovedText); everything else stays byte for byte.
 class EditWriter {
  public:
   explicit EditWriter(const std::string& source) : source_(source) {}
@@ -783,6 +850,73 @@ class EditWriter {
       }
     }
     if (!added.empty()) Insert(m, owner, added);
+    if (!m.removed_.empty()) Delete(m);
+  }
+
+  // Removed statements go whole; a list that keeps some elements loses each run of removed
+  // ones with the separator between it and a kept neighbour:
+  //   `s: [1, 2, 3]` without 2 -> `s: [1, 3]`; without 3 -> `s: [1, 2]`.
+  void Delete(const Message& m) {
+    std::vector<size_t> statements;  // begin offsets, each once
+    for (const RemovedField& r : m.removed_) {
+      if (std::find(statements.begin(), statements.end(), r.statement.begin) != statements.end()) continue;
+      statements.push_back(r.statement.begin);
+      std::vector<std::pair<Span, bool>> elements;  // a list's value spans, removed or not
+      for (const Field& f : m.fields_) {
+        if (f.in_list && f.span.begin == r.statement.begin) elements.emplace_back(f.value.span_, false);
+      }
+      if (!r.in_list || elements.empty()) {
+        splices_.push_back(RemovedText(r.statement));
+        continue;
+      }
+      for (const RemovedField& e : m.removed_) {
+        if (e.statement.begin == r.statement.begin) elements.emplace_back(e.value, true);
+      }
+      DeleteListElements(std::move(elements));
+    }
+  }
+
+  void DeleteListElements(std::vector<std::pair<Span, bool>> elements) {
+    std::sort(elements.begin(), elements.end(),
+              [](const auto& a, const auto& b) { return a.first.begin < b.first.begin; });
+    for (size_t i = 0; i < elements.size();) {
+      if (!elements[i].second) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j + 1 < elements.size() && elements[j + 1].second) ++j;
+      if (j + 1 < elements.size()) {  // up to the next kept element
+        splices_.push_back(Splice{elements[i].first.begin, elements[j + 1].first.begin, ""});
+      } else {  // the tail: from the end of the kept element before the run
+        splices_.push_back(Splice{elements[i - 1].first.end, elements[j].first.end, ""});
+      }
+      i = j + 1;
+    }
+  }
+
+  // The bytes a removed statement takes with it. Alone on its line(s): the whole lines,
+  // with a comment after it. Else the statement, the separator after it and the blanks
+  // after that; or, when only separators and a comment follow on its line, the blanks
+  // before it instead (so `a: 1; b: 2  # c` without b is `a: 1;  # c`).
+  Splice RemovedText(const Span& s) const {
+    const size_t eol = TriviaToEndOfLine(s.end);
+    if (StartsLine(s.begin) && eol != std::string::npos) {
+      return Splice{LineStart(s.begin), eol < source_.size() ? eol + 1 : eol, ""};
+    }
+    if (eol != std::string::npos) {
+      size_t begin = s.begin;
+      while (begin > 0 && (source_[begin - 1] == ' ' || source_[begin - 1] == '\t')) --begin;
+      return Splice{begin, s.end, ""};
+    }
+    size_t end = SkipBlanks(s.end);
+    if (end < source_.size() && (source_[end] == ',' || source_[end] == ';')) end = SkipBlanks(end + 1);
+    return Splice{s.begin, end, ""};
+  }
+
+  size_t SkipBlanks(size_t i) const {
+    while (i < source_.size() && (source_[i] == ' ' || source_[i] == '\t')) ++i;
+    return i;
   }
 
   void Replace(const Field& f) {
@@ -820,8 +954,15 @@ class EditWriter {
     } else if (owner != nullptr) {
       const std::string outer = LineIndent(owner->position_.offset);
       const size_t open = owner->span_.begin, close = owner->span_.end - 1;
-      const std::string_view body(source_.data() + open + 1, close - open - 1);
-      if (body.find_first_not_of(" \t\r") == std::string_view::npos) {
+      // Blank once removed fields are gone: the braces get the new fields on lines of their own.
+      std::string body = source_.substr(open + 1, close - open - 1);
+      for (const RemovedField& r : m.removed_) {
+        if (r.statement.begin > open && r.statement.end <= close) {
+          std::fill_n(body.begin() + static_cast<std::ptrdiff_t>(r.statement.begin - open - 1),
+                      r.statement.end - r.statement.begin, ' ');
+        }
+      }
+      if (body.find_first_not_of(" \t\r,;") == std::string::npos) {  // separators: of removed fields
         splices_.push_back(Splice{open + 1, close, Lines(added, outer + "  ") + "\n" + outer});
       } else {
         splices_.push_back(Splice{open + 1, open + 1, Lines(added, outer + "  ")});
@@ -870,6 +1011,92 @@ class EditWriter {
 
 }  // namespace detail
 
+namespace detail {
+
+[[noreturn]] inline void ThrowSaveError(const std::string& path, const std::string& what, int err) {
+  throw IoError(ErrorContext(path), what + ": " + std::strerror(err));
+}
+
+// "<path>.tmp" + 32 random hex digits: unique in the directory (created with O_EXCL).
+inline std::string SaveTempName(const std::string& path) {
+  static thread_local std::mt19937_64 rng;
+  static thread_local pid_t seeded_in = 0;
+  if (seeded_in != ::getpid()) {  // a forked child would draw its parent's numbers
+    std::random_device device;
+    rng.seed((static_cast<uint64_t>(device()) << 32) ^ device());
+    seeded_in = ::getpid();
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string name = path + ".tmp";
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t r = rng();
+    for (int b = 0; b < 16; ++b) name += kHex[(r >> (4 * b)) & 15];
+  }
+  return name;
+}
+
+inline void WriteAll(int fd, const std::string& text, const std::string& path, const std::string& temp) {
+  const char* p = text.data();
+  size_t n = text.size();
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) ThrowSaveError(path, "cannot write the temporary file " + temp, errno);
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+// Makes a rename to `path` durable.
+inline void SyncParentDirectory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowSaveError(path, "saved, but cannot open the directory " + dir + " to fsync it", errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) ThrowSaveError(path, "saved, but cannot fsync the directory " + dir, err);
+}
+
+// Writes `text` to `path` as the checkpoint state writer does (bundle/checkpoint_manager.hpp,
+// WriteCheckpointState): a new file under a unique temporary name in the same directory,
+// written, fsynced and closed, renamed over `path`; then the directory is fsynced. An existing
+// file's permission bits carry over (a new one gets 0666 less the umask). On failure the
+// temporary file is removed and IoError names `path` (and the temporary file, when that
+// was what failed). A symbolic link at `path` is replaced by the file, not followed.
+inline void WriteFileAtomically(const std::string& path, const std::string& text) {
+  struct stat old;
+  const bool existed = ::stat(path.c_str(), &old) == 0;
+  const std::string temp = SaveTempName(path);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) ThrowSaveError(path, "cannot create the temporary file " + temp, errno);
+  try {
+    if (existed && ::fchmod(fd, old.st_mode & 07777) != 0) {
+      ThrowSaveError(path, "cannot copy the permissions to the temporary file " + temp, errno);
+    }
+    WriteAll(fd, text, path, temp);
+    if (::fsync(fd) != 0) ThrowSaveError(path, "cannot fsync the temporary file " + temp, errno);
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    ThrowSaveError(path, "cannot close the temporary file " + temp, err);
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    ThrowSaveError(path, "cannot rename " + temp + " to this name", err);
+  }
+  SyncParentDirectory(path);
+}
+
+}  // namespace detail
+
 // A parsed file that remembers its text. Edit root() with Set/Mutable/Add; Print()
 // returns the original bytes with only the edits changed.
 class Document {
@@ -904,23 +1131,9 @@ class Document {
   // The tree in canonical form; comments and layout are not kept.
   std::string PrintCanonical() const { return PrintText(root_); }
 
-  // Writes Print() to `path` through a temporary file and a rename.
-  void Save(const std::filesystem::path& path) const {
-    const std::string text = Print();
-    const std::filesystem::path temp = path.string() + ".tmp-warmstart";
-    {
-      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-      out.write(text.data(), static_cast<std::streamsize>(text.size()));
-      out.flush();
-      if (!out) throw IoError(ErrorContext(temp.string()), "cannot write file");
-    }
-    std::error_code ec;
-    std::filesystem::rename(temp, path, ec);
-    if (ec) {
-      std::filesystem::remove(temp, ec);
-      throw IoError(ErrorContext(path.string()), "cannot rename " + temp.string() + " to this name");
-    }
-  }
+  // Writes Print() to `path` so that a crash leaves the old file or the new one, whole
+  // (WriteFileAtomically). Throws IoError naming `path`.
+  void Save(const std::filesystem::path& path) const { detail::WriteFileAtomically(path.string(), Print()); }
 
  private:
   Document(std::string source, std::string file, Message root)
