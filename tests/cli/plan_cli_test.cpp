@@ -148,5 +148,34 @@ TEST_CASE("warmstart plan on a real pair (skipped without ../shared/realdata)") 
                         (ck / "zoo-tf1-ssd_mobilenet_v2_coco_2018_03_29/model.ckpt").string(), "--model-from-checkpoint",
                         root.string(), "--profile", "tf1-estimator", "--tf-log"});
   CHECK(r.exit_code == 0);
-  CHECK(Lines(r.out).size() == 4);
+  CHECK(Lines(r.out).size() == 6);  // the two hparams lines, then the four shape warnings
+  CHECK(Lines(r.out)[0] == "Maybe overwriting load_pretrained: True");
+}
+
+TEST_CASE("warmstart plan --model-from-config builds the SSD's variables from the config (real zoo config)") {
+  if (!RequireCli()) return;
+  fs::path root;
+  if (!warmstart::test::RequireRealData("checkpoints/zoo-tf1-ssd_mobilenet_v1_coco_2018_01_28", &root)) return;
+  const Run r = RunCli({"plan", "--config", (root / "pipeline.config").string(), "--checkpoint",
+                        (root / "model.ckpt").string(), "--model-from-config", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["variables"].size() == 199);
+  CHECK(j["summary"]["restored"] == 175);  // the zoo config says from_detection_checkpoint: true
+}
+
+TEST_CASE("warmstart plan: an unreadable checkpoint matters only where the path reads it") {
+  if (!RequireCli()) return;
+  TempDir dir;
+  WriteFile(dir / "pipeline.config", Config("  from_detection_checkpoint: true\n"));
+  WriteFile(dir / "model.json", kModel);
+  const std::vector<std::string> base = {"plan", "--config", (dir / "pipeline.config").string(), "--model-vars",
+                                         (dir / "model.json").string(), "--profile", "tf1-estimator"};
+  std::vector<std::string> stock = base;
+  stock.insert(stock.end(), {"--load-pretrained", "false"});
+  CHECK(RunCli(stock).exit_code == 0);  // config says fine_tune_checkpoint "unused": never opened
+  const Run old = RunCli(base);
+  CHECK(old.exit_code == 1);
+  CHECK(old.err.rfind("warmstart: error: no plan: unused: ", 0) == 0);
 }

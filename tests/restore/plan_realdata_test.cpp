@@ -58,6 +58,15 @@ std::vector<std::string> Names(const RestorePlan& plan, Action a, bool model_onl
   return out;
 }
 
+// The availability warnings of a log (the hparams lines of tf1-estimator aside).
+std::vector<std::string> VariableLines(const std::vector<std::string>& log) {
+  std::vector<std::string> out;
+  for (const std::string& l : log) {
+    if (l.rfind("Variable [", 0) == 0) out.push_back(l);
+  }
+  return out;
+}
+
 bool AllStartWith(const std::vector<std::string>& names, const std::string& prefix) {
   return std::all_of(names.begin(), names.end(), [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
 }
@@ -112,7 +121,7 @@ TEST_CASE("real pair: zoo ssd_mobilenet_v1 -> pitting-corrosion fine-tune (TF1 S
                     [](const std::string& l) { return l.find("] is not available in checkpoint") != std::string::npos; }));
   CHECK(a.log.front() == "Variable [FeatureExtractor/MobilenetV1/Conv2d_0/BatchNorm/beta/ExponentialMovingAverage] is "
                          "not available in checkpoint");
-  CHECK(Plan(*pair, Profile::kTf1Estimator).log.empty());
+  CHECK(VariableLines(Plan(*pair, Profile::kTf1Estimator).log).empty());
 
   // classification against a detection checkpoint: every rewritten name misses
   const RestorePlan cls_a = Plan(*pair, Profile::kTf1Legacy, "classification");
@@ -121,8 +130,8 @@ TEST_CASE("real pair: zoo ssd_mobilenet_v1 -> pitting-corrosion fine-tune (TF1 S
   CHECK(cls_b.ok());  // model_main.py restores nothing, silently
   CHECK(Names(cls_b, Action::kMissing).size() == 175);
   CHECK(cls_b.Find("FeatureExtractor/MobilenetV1/Conv2d_0/weights")->checkpoint_key == "MobilenetV1/Conv2d_0/weights");
-  CHECK(cls_b.log.size() == 175);
-  CHECK(cls_b.log.front() == "Variable [MobilenetV1/Conv2d_0/BatchNorm/beta] is not available in checkpoint");
+  CHECK(VariableLines(cls_b.log).size() == 175);
+  CHECK(VariableLines(cls_b.log).front() == "Variable [MobilenetV1/Conv2d_0/BatchNorm/beta] is not available in checkpoint");
   CHECK(std::any_of(cls_b.diagnostics.begin(), cls_b.diagnostics.end(),
                     [](const Diagnostic& d) { return d.code == "checkpoint_type_mismatch"; }));
   CHECK(Plan(*pair, Profile::kWarmstart, "classification").error.rfind("warmstart: nothing would be restored", 0) == 0);
@@ -166,9 +175,9 @@ TEST_CASE("real pair: zoo ssd_mobilenet_v2 -> dzakirin fine-tune (1x1 vs 3x3 ext
     CHECK(Names(det, Action::kShapeMismatch) == mismatched);
     CHECK(Sorted(Names(det, Action::kNotRequested)) == SsdHeads());
   }
-  const RestorePlan b = Plan(*pair, Profile::kTf1Estimator);
-  REQUIRE(b.log.size() == 4);
-  CHECK(b.log[0] ==
+  const std::vector<std::string> b = VariableLines(Plan(*pair, Profile::kTf1Estimator).log);
+  REQUIRE(b.size() == 4);
+  CHECK(b[0] ==
         "Variable [FeatureExtractor/MobilenetV2/layer_19_2_Conv2d_2_3x3_s2_512/weights] is available in checkpoint, but "
         "has an incompatible shape with model variable. Checkpoint shape: [[1, 1, 256, 512]], model variable shape: "
         "[[3, 3, 256, 512]]. This variable will not be initialized from the checkpoint.");
@@ -209,7 +218,7 @@ TEST_CASE("real pair: zoo faster_rcnn_inception_v2 -> paltaj fine-tune (TF1 Fast
     return l.find("/Momentum] is not available in checkpoint") != std::string::npos ||
            l.find("/ExponentialMovingAverage] is not available in checkpoint") != std::string::npos;
   }));
-  CHECK(Plan(*pair, Profile::kTf1Estimator, "classification").log.size() == 346);
+  CHECK(VariableLines(Plan(*pair, Profile::kTf1Estimator, "classification").log).size() == 346);
   const RestorePlan full = Plan(*pair, Profile::kWarmstart, "full");
   CHECK(Names(full, Action::kRestore).size() == 352);
   CHECK(Names(full, Action::kShapeMismatch).size() == 4);

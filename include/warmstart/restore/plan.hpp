@@ -30,6 +30,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,9 @@ struct PlanOptions {
   // init_from_checkpoint-style entries (checkpoint side -> model side), applied on top of the
   // profile's own map.
   std::vector<std::pair<std::string, std::string>> assignment_map;
+  // Why no listing was passed although fine_tune_checkpoint is set (e.g. the file could not be
+  // opened). The plan fails with it only when the emulated path gets to read the checkpoint.
+  std::string checkpoint_error;
 };
 
 struct GradientClipping {
@@ -118,6 +122,10 @@ class RestorePlan {
   std::vector<std::string> log;      // what the emulated TF path logs, in its order
   std::vector<Diagnostic> diagnostics;
   std::string error;                 // the exception the emulated path raises; "" when it runs
+  // "tensorflow" when the emulated path raises `error`; "warmstart" when warmstart cannot make
+  // the plan (a pattern construct it cannot evaluate, a checkpoint it cannot open, inputs that
+  // cannot be matched) or, in the warmstart profile, refuses it.
+  std::string error_source;
   GradientClipping clipping;
 
   bool ok() const { return error.empty(); }
@@ -165,8 +173,10 @@ class RestorePlan {
     diagnostics.push_back({level, std::move(code), std::move(message)});
   }
   // The first failure wins: TF stops at its first exception.
-  void Fail(std::string text) {
-    if (error.empty()) error = std::move(text);
+  void Fail(std::string text, const char* source = "tensorflow") {
+    if (!error.empty()) return;
+    error = std::move(text);
+    error_source = source;
   }
   void Log(std::string line) {
     if (error.empty()) log.push_back(std::move(line));
@@ -278,9 +288,11 @@ inline const char* SemanticsDescription(PatternSemantics s) {
 class PatternList {
  public:
   PatternList() = default;
-  PatternList(const std::vector<std::string>& patterns, PatternSemantics semantics) : semantics_(semantics) {
+  PatternList(const std::vector<std::string>& patterns, PatternSemantics semantics, const std::vector<size_t>& skip = {})
+      : semantics_(semantics) {
     std::vector<std::string> kept;
     for (size_t i = 0; i < patterns.size(); ++i) {
+      if (std::find(skip.begin(), skip.end(), i) != skip.end()) continue;  // does not compile
       if (patterns[i].empty() && semantics != PatternSemantics::kSearchTensorName) continue;
       kept.push_back(patterns[i]);
       original_.push_back(static_cast<int>(i));
@@ -369,7 +381,7 @@ class Planner {
   }
 
   RestorePlan Run() {
-    if (!CompilePatterns()) return std::move(plan_);
+    CompilePatterns();
     EvaluatePatterns();
     switch (o_.profile) {
       case Profile::kTf1Legacy: RunTf1Legacy(); break;
@@ -386,29 +398,49 @@ class Planner {
 
   // ---- patterns ----
 
-  bool CompilePatterns() {
+  // Compiles both lists. A pattern that does not compile fails the plan only where the
+  // emulated path reads its field (PatternFailure), in that path's order; the lists then keep
+  // only the patterns that compile.
+  void CompilePatterns() {
     const struct {
       const std::vector<std::string>* list;
       const char* field;
-    } lists[] = {{&s_.freeze_variables, "freeze_variables"}, {&s_.update_trainable_variables, "update_trainable_variables"}};
+      std::string* failure;
+    } lists[] = {{&s_.freeze_variables, "freeze_variables", &freeze_failure_},
+                 {&s_.update_trainable_variables, "update_trainable_variables", &update_failure_}};
     for (const auto& l : lists) {
       for (size_t i = 0; i < l.list->size(); ++i) {
         try {
           (void)PyRegex::Compile((*l.list)[i]);
-        } catch (const Error& e) {
-          plan_.Add(Level::kError, "bad_pattern", std::string(l.field) + "[" + std::to_string(i) + "]: " + e.reason());
-          plan_.Fail("re.error: " + std::string(l.field) + "[" + std::to_string(i) + "]: " + e.reason());
+        } catch (const PatternError& e) {
+          const std::string where = std::string(l.field) + "[" + std::to_string(i) + "] '" + (*l.list)[i] + "'";
+          if (l.failure->empty()) {
+            *l.failure = e.unsupported()
+                             ? "warmstart cannot evaluate " + where + ": " + e.python_message() +
+                                   " (Python accepts it; warmstart's matcher is a finite automaton)"
+                             : "re.error: " + e.python_message() + " (" + where + ")";
+            failure_unsupported_[l.failure == &freeze_failure_ ? 0 : 1] = e.unsupported();
+          }
+          bad_[l.failure == &freeze_failure_ ? 0 : 1].push_back(i);
         }
       }
     }
-    if (!plan_.ok()) return false;
     const detail::PatternSemantics all[3] = {detail::PatternSemantics::kMatchOpName,
                                              detail::PatternSemantics::kSearchTensorName,
                                              detail::PatternSemantics::kSearchName};
     for (int k = 0; k < 3; ++k) {
-      freeze_[k] = detail::PatternList(s_.freeze_variables, all[k]);
-      update_[k] = detail::PatternList(s_.update_trainable_variables, all[k]);
+      freeze_[k] = detail::PatternList(s_.freeze_variables, all[k], bad_[0]);
+      update_[k] = detail::PatternList(s_.update_trainable_variables, all[k], bad_[1]);
     }
+  }
+
+  // Fails the plan when `field` has a pattern that does not compile; true if so.
+  bool PatternFailure(bool freeze) {
+    const std::string& f = freeze ? freeze_failure_ : update_failure_;
+    if (f.empty()) return false;
+    const std::string field = freeze ? "freeze_variables" : "update_trainable_variables";
+    plan_.Add(Level::kError, "bad_pattern", f);
+    plan_.Fail(f, failure_unsupported_[freeze ? 0 : 1] ? "warmstart" : "tensorflow");
     return true;
   }
 
@@ -837,9 +869,16 @@ class Planner {
     }
   }
 
+  // The path reads the checkpoint now: without a listing the plan fails with why there is none.
   bool RequireListing() {
     if (ckpt_ != nullptr) return true;
-    throw ArgumentError("fine_tune_checkpoint is '" + s_.fine_tune_checkpoint + "' but no checkpoint listing was given");
+    const std::string why = !o_.checkpoint_error.empty()
+                                ? o_.checkpoint_error
+                                : "fine_tune_checkpoint is '" + s_.fine_tune_checkpoint + "' but no checkpoint listing was given";
+    plan_.Add(Level::kError, "checkpoint_unreadable", why);
+    plan_.Fail(why, "warmstart");
+    NoCheckpoint("the checkpoint cannot be read");
+    return false;
   }
 
   void RunTf1Legacy() {
@@ -847,10 +886,12 @@ class Planner {
     const std::string v = FeatureExtractorVersionError(s_, 1);
     if (!v.empty()) plan_.Fail(v);
     ApplyBiasMultiplier(/*log=*/true);
+    if (plan_.ok()) PatternFailure(/*freeze=*/true);
     const size_t trainable = ApplyTrainability(0, /*use_update=*/false, /*use_freeze=*/true);
     for (size_t i = 0; i < num_model_; ++i) {
       if (plan_.variables[i].frozen_by) plan_.Log("Freezing variable [" + plan_.variables[i].variable.name + "]");
     }
+    EmptyPatternNotes();
     if (trainable == 0) plan_.Fail("ValueError: No variables provided.");
     IgnoredField(!s_.update_trainable_variables.empty(), "update_trainable_variables");
     if (o_.synthesize_training_state) AddTrainingState();
@@ -859,11 +900,10 @@ class Planner {
       plan_.Add(Level::kNote, "no_checkpoint", "fine_tune_checkpoint is empty: every variable starts from its initializer");
       return;
     }
-    RequireListing();
-    if (NotReached()) return;
+    if (NotReached() || !RequireListing()) return;
     if (!RestoreTf1(plan_.checkpoint_type, s_.load_all_detection_checkpoint_vars, Tf1Mode::kTensorFlow)) return;
     FlushDeferredErrors();
-    if (CountRestored(/*model_only=*/false) == 0) {
+    if (CountAvailable() == 0) {
       plan_.Add(Level::kError, "nothing_restored",
                 "no variable of the restore map is available in the checkpoint, so tf.train.Saver gets an empty list");
       plan_.Fail("ValueError: No variables to save");
@@ -877,27 +917,36 @@ class Planner {
     AddGlobalStep();
     const size_t trainable = ApplyTrainability(1, /*use_update=*/true, /*use_freeze=*/true);
     IgnoredField(s_.bias_grad_multiplier != 0, "bias_grad_multiplier");
+    EmptyPatternNotes();
+    if (o_.load_pretrained) {
+      // The binaries that passed hparams logged these while merging the config (§3.6).
+      plan_.Log("Maybe overwriting load_pretrained: True");
+      plan_.Log("Ignoring config override key: load_pretrained");
+    }
     if (s_.fine_tune_checkpoint.empty()) {
       NoCheckpoint("fine_tune_checkpoint is empty: nothing is restored");
       plan_.Add(Level::kNote, "no_checkpoint", "fine_tune_checkpoint is empty: every variable starts from its initializer");
     } else if (!o_.load_pretrained) {
+      // The type resolution runs only where the restore does (§2): the plan keeps the value as written.
+      plan_.checkpoint_type = s_.fine_tune_checkpoint_type;
+      plan_.checkpoint_type_origin = "unresolved";
       NoCheckpoint("model_main.py passes no hparams, so load_pretrained is false and fine_tune_checkpoint is ignored");
       plan_.Add(Level::kWarning, "load_pretrained_false",
                 "model_main.py (stock, since 2020-07) ignores fine_tune_checkpoint: create_model_fn gets no hparams, so "
                 "load_pretrained is false and training starts from scratch, silently (tensorflow/models#9284); "
                 "nothing is restored");
     } else {
-      RequireListing();
-      if (!NotReached() && RestoreTf1(plan_.checkpoint_type, s_.load_all_detection_checkpoint_vars, Tf1Mode::kTensorFlow)) {
+      if (!NotReached() && RequireListing() &&
+          RestoreTf1(plan_.checkpoint_type, s_.load_all_detection_checkpoint_vars, Tf1Mode::kTensorFlow)) {
         if (CountRestored(false) == 0) {
           plan_.Add(Level::kWarning, "nothing_restored",
                     "nothing is restored and model_main.py does not say so: init_from_checkpoint gets an empty map");
         }
       }
     }
+    if (plan_.ok() && (PatternFailure(/*freeze=*/false) || PatternFailure(/*freeze=*/true))) return;
     if (trainable == 0) {
-      plan_.Add(Level::kError, "nothing_to_train",
-                "update_trainable_variables / freeze_variables leave no trainable variable");
+      plan_.Add(Level::kError, "nothing_to_train", NothingToTrainReason());
       plan_.Fail("ValueError: No variables to optimize.");
     }
     FlushDeferredErrors();  // dtype mismatches fail at session start, after the graph is built
@@ -919,7 +968,7 @@ class Planner {
       plan_.Add(Level::kNote, "no_checkpoint", "fine_tune_checkpoint is empty: every variable starts from its initializer");
       return;
     }
-    RequireListing();
+    if (NotReached() || !RequireListing()) return;
     // ensure_checkpoint_supported (§5.4)
     if (plan_.checkpoint_type == "detection") {
       for (const CheckpointTensor& t : ckpt_->tensors()) {
@@ -935,7 +984,10 @@ class Planner {
     if (!o_.model_dir.empty()) {
       namespace fs = std::filesystem;
       std::error_code ec;
-      const fs::path ckpt_dir = fs::absolute(fs::path(s_.fine_tune_checkpoint).parent_path(), ec).lexically_normal();
+      // Python's abspath(dirname("ckpt-0")) is the current directory.
+      fs::path parent = fs::path(s_.fine_tune_checkpoint).parent_path();
+      if (parent.empty()) parent = ".";
+      const fs::path ckpt_dir = fs::absolute(parent, ec).lexically_normal();
       const fs::path model_dir = fs::absolute(fs::path(o_.model_dir), ec).lexically_normal();
       const auto strip = [](std::string p) {
         while (p.size() > 1 && p.back() == '/') p.pop_back();
@@ -947,13 +999,13 @@ class Planner {
       }
     }
     if (!ckpt_->object_based()) {
-      plan_.Add(Level::kError, "not_object_based",
+      plan_.Add(plan_.ok() ? Level::kError : Level::kWarning, "not_object_based",
                 "model_main_tf2.py restores object-based (TF2) checkpoints only; this one has TF1 names (no "
                 "_CHECKPOINTABLE_OBJECT_GRAPH)");
       plan_.Fail("OSError: Checkpoint is expected to be an object-based checkpoint.");
     }
     if (s_.fine_tune_checkpoint_version == config::CheckpointVersion::kV1) {
-      plan_.Add(Level::kError, "checkpoint_version",
+      plan_.Add(plan_.ok() ? Level::kError : Level::kWarning, "checkpoint_version",
                 "fine_tune_checkpoint_version defaults to V1, which model_main_tf2.py refuses: set "
                 "fine_tune_checkpoint_version: V2");
       plan_.Fail("ValueError: Checkpoint version should be V2");
@@ -966,33 +1018,40 @@ class Planner {
       return;
     }
     if (num_with_paths_ == 0 && num_model_ > 0 && assignment_.empty()) {
-      plan_.Add(Level::kError, "no_object_paths",
-                "the tf2 profile matches variables by object path, and these model variables have none (TF1 names); "
-                "give ModelVariable::object_path, or use a TF1 profile");
+      const std::string why =
+          "the tf2 profile matches variables by object path, and these model variables have none (TF1 names); "
+          "give ModelVariable::object_path, or use a TF1 profile";
+      plan_.Add(Level::kError, "no_object_paths", why);
+      plan_.Fail("warmstart: " + why, "warmstart");
+      NoCheckpoint("no object path, so no TF2 restore can reach it");
+      return;
     }
     RestoreObjects(roots.roots, ObjectMode::kTensorFlow);
   }
 
   void RunWarmstart() {
     plan_.clipping = Clipping("global_norm");
+    if (PatternFailure(/*freeze=*/true) || PatternFailure(/*freeze=*/false)) return;
     ApplyBiasMultiplier(/*log=*/false);
     const size_t trainable = ApplyTrainability(2, /*use_update=*/true, /*use_freeze=*/true);
-    for (const std::string& pat : s_.freeze_variables) {
-      if (pat.empty()) EmptyPatternNote("freeze_variables");
-    }
-    for (const std::string& pat : s_.update_trainable_variables) {
-      if (pat.empty()) EmptyPatternNote("update_trainable_variables");
+    EmptyPatternNotes();
+    if (s_.bias_grad_multiplier != 0 &&
+        std::none_of(plan_.variables.begin(), plan_.variables.begin() + static_cast<std::ptrdiff_t>(num_model_),
+                     [](const PlannedVariable& p) { return p.gradient_multiplier != 1.0; })) {
+      plan_.Add(Level::kWarning, "bias_multiplier_unused",
+                "bias_grad_multiplier applies to names containing '/biases' (TF1 slim); no trainable variable has one "
+                "(Keras names its biases 'bias')");
     }
     if (trainable == 0 && num_model_ > 0) {
-      plan_.Add(Level::kError, "nothing_to_train", "freeze_variables / update_trainable_variables leave no trainable variable");
-      plan_.Fail("warmstart: nothing left to train: freeze_variables / update_trainable_variables exclude every trainable variable");
+      plan_.Add(Level::kError, "nothing_to_train", NothingToTrainReason());
+      plan_.Fail("warmstart: nothing left to train: " + NothingToTrainReason(), "warmstart");
     }
     if (s_.fine_tune_checkpoint.empty()) {
       NoCheckpoint("fine_tune_checkpoint is empty: nothing is restored");
       plan_.Add(Level::kNote, "no_checkpoint", "fine_tune_checkpoint is empty: every variable starts from its initializer");
       return;
     }
-    RequireListing();
+    if (!RequireListing()) return;
     std::string type = plan_.checkpoint_type;
     if (type == "fine_tune") {
       plan_.Add(Level::kWarning, "fine_tune_type",
@@ -1000,22 +1059,29 @@ class Planner {
                 "as \"detection\" (model_main_tf2.py refuses it)");
       type = "detection";
     }
-    const bool load_all = s_.load_all_detection_checkpoint_vars;
-    if (load_all) {
+    // load_all_detection_checkpoint_vars means "detection, every variable": as TF1 it is ignored
+    // for classification; warmstart reads it as "full" for the model's own variables.
+    bool load_all = s_.load_all_detection_checkpoint_vars;
+    if (load_all && type == "classification") {
       plan_.Add(Level::kNote, "load_all",
-                "load_all_detection_checkpoint_vars: every model variable is requested under its own name; warmstart "
-                "never restores optimizer slots, moving averages or global_step");
+                "load_all_detection_checkpoint_vars is ignored for fine_tune_checkpoint_type \"classification\", as in TF1");
+      load_all = false;
+    } else if (load_all) {
+      plan_.Add(Level::kNote, "load_all",
+                "load_all_detection_checkpoint_vars: every model variable is requested under its own name or path (as "
+                "type \"full\"); warmstart never restores optimizer slots, moving averages or global_step");
+      type = "full";
     }
     if (ckpt_->object_based()) {
       if (num_with_paths_ == 0 && num_model_ > 0 && assignment_.empty()) {
         plan_.Add(Level::kError, "no_object_paths",
                   "the checkpoint is object-based (TF2) and the model's variables have TF1 names without object paths; "
                   "give object paths or an assignment map");
-        plan_.Fail("warmstart: cannot match TF1 variable names against an object-based checkpoint");
+        plan_.Fail("warmstart: cannot match TF1 variable names against an object-based checkpoint", "warmstart");
         NoCheckpoint("the checkpoint is object-based and the variable has no object path");
         return;
       }
-      Tf2RestoreRootsResult roots = Tf2RestoreRoots(s_, load_all ? "full" : type);
+      Tf2RestoreRootsResult roots = Tf2RestoreRoots(s_, type);
       if (!roots.error.empty()) {
         plan_.Fail(roots.error);
         NoCheckpoint("no restore roots: " + roots.error);
@@ -1031,12 +1097,13 @@ class Planner {
                   "the model's variables are object-based (TF2) and the checkpoint has TF1 names: names will not match "
                   "without an assignment map");
       }
-      if (!RestoreTf1(type, load_all, Tf1Mode::kWarmstart)) return;
+      if (!RestoreTf1(type, /*load_all=*/false, Tf1Mode::kWarmstart)) return;
     }
     if (CountRestored(true) == 0 && num_model_ > 0) {
       plan_.Add(Level::kError, "nothing_restored", "nothing would be restored from " + plan_.checkpoint);
       plan_.Fail("warmstart: nothing would be restored from " + plan_.checkpoint +
-                 " (TensorFlow would go on silently or fail later; see the diagnostics)");
+                     " (TensorFlow would go on silently or fail later; see the diagnostics)",
+                 "warmstart");
     }
   }
 
@@ -1065,10 +1132,41 @@ class Planner {
     plan_.Add(Level::kWarning, "ignored_field", field + " is set, but " + why);
   }
 
-  void EmptyPatternNote(const std::string& field) {
-    plan_.Add(Level::kWarning, "empty_pattern",
-              field + " has an empty pattern: model_main.py's re.search matches it against every variable, "
-                      "legacy/train.py drops it; warmstart drops it");
+  // An empty pattern: B's re.search matches every variable, A and warmstart drop it.
+  void EmptyPatternNotes() {
+    const bool reads_update = o_.profile != Profile::kTf1Legacy;
+    for (const auto& [list, field, read] :
+         {std::tuple<const std::vector<std::string>*, const char*, bool>{&s_.freeze_variables, "freeze_variables", true},
+          {&s_.update_trainable_variables, "update_trainable_variables", reads_update}}) {
+      if (!read || std::find(list->begin(), list->end(), std::string()) == list->end()) continue;
+      const std::string effect = o_.profile == Profile::kTf1Estimator
+                                     ? (std::string(field) == "freeze_variables" ? "it freezes every variable"
+                                                                                 : "it selects every variable")
+                                     : "it is dropped";
+      plan_.Add(Level::kWarning, "empty_pattern",
+                std::string(field) + " has an empty pattern; here " + effect +
+                    " (model_main.py's re.search matches it against every name, legacy/train.py and warmstart drop "
+                    "it)");
+    }
+  }
+
+  std::string NothingToTrainReason() const {
+    size_t declared = 0;
+    for (size_t i = 0; i < num_model_; ++i) declared += plan_.variables[i].variable.trainable;
+    if (declared == 0) return "the model declares no trainable variable";
+    return "update_trainable_variables / freeze_variables exclude all " + std::to_string(declared) +
+           " trainable variables";
+  }
+
+  // What get_variables_available_in_checkpoint returns: every requested key present with the
+  // same shape (dtype is not compared, so dtype mismatches count).
+  size_t CountAvailable() const {
+    size_t n = 0;
+    for (const PlannedVariable& p : plan_.variables) {
+      n += p.action == Action::kRestore || (p.action == Action::kError && p.in_checkpoint &&
+                                            p.checkpoint_shape == p.variable.shape);
+    }
+    return n;
   }
 
   size_t CountRestored(bool model_only) const {
@@ -1107,10 +1205,11 @@ class Planner {
       plan_.Add(Level::kNote, "ema_values",
                 std::to_string(ema_used_) + " variables restored from their /ExponentialMovingAverage shadows");
     }
-    if (!plan_.error.empty() &&
-        std::none_of(plan_.diagnostics.begin(), plan_.diagnostics.end(),
-                     [](const Diagnostic& d) { return d.level == Level::kError; })) {
-      plan_.Add(Level::kError, "tf_error", std::string(ProfileBinary(o_.profile)) + " fails: " + plan_.error);
+    if (!plan_.error.empty()) {
+      // First in the list: the one failure that decides the run.
+      const std::string who = plan_.error_source == "tensorflow" ? std::string(ProfileBinary(o_.profile)) + " fails: "
+                                                                 : "the plan fails: ";
+      plan_.diagnostics.insert(plan_.diagnostics.begin(), Diagnostic{Level::kError, "plan_error", who + plan_.error});
     }
   }
 
@@ -1147,7 +1246,7 @@ class Planner {
           }
           plan_.Add(Level::kWarning, "pattern_matches_nothing", msg);
         }
-        if (e->differ[j] > 0) {
+        if (e->differ[j] > 0 && o_.profile != Profile::kTf2) {
           plan_.Add(Level::kWarning, "pattern_semantics_differ",
                     std::string(field) + " pattern '" + pat + "' matches " + std::to_string(a) +
                         " variables in legacy/train.py (re.match on the op name), " + std::to_string(b) +
@@ -1304,7 +1403,8 @@ class Planner {
                 std::to_string(model_out) + " in the model; num_classes changed";
       }
       const PlannedVariable& p = plan_.variables[i];
-      const std::string fate = p.action == Action::kNotRequested
+      const std::string fate = !plan_.ok() ? "(the run fails before this matters)"
+                               : p.action == Action::kNotRequested
                                    ? "the class heads are outside the restore scope and start fresh, as intended"
                                    : p.action == Action::kError ? "restoring them fails: use fine_tune_checkpoint_type \"detection\""
                                                                 : "they are not restored and start fresh";
@@ -1344,6 +1444,9 @@ class Planner {
   size_t num_with_paths_ = 0;
   size_t ema_used_ = 0;
   detail::PatternList freeze_[3], update_[3];
+  std::string freeze_failure_, update_failure_;
+  std::vector<size_t> bad_[2];
+  bool failure_unsupported_[2] = {false, false};
   detail::PatternEvaluation freeze_eval_, update_eval_;
   std::vector<std::string> deferred_errors_;
   std::vector<size_t> sorted_model_;      // model variable indices by name
@@ -1396,6 +1499,7 @@ inline nlohmann::json RestorePlan::ToJson() const {
   }
   j["diagnostics"] = std::move(diags);
   j["error"] = error.empty() ? json(nullptr) : json(error);
+  j["error_source"] = error.empty() ? json(nullptr) : json(error_source);
   j["gradient_clipping"] = {{"mode", clipping.mode}, {"norm", clipping.norm}};
   const Counts c = counts();
   j["summary"] = {{"model_variables", c.model_variables}, {"restored", c.restored},

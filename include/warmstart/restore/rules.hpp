@@ -422,6 +422,19 @@ class AssignmentMap {
   explicit AssignmentMap(const std::vector<std::pair<std::string, std::string>>& entries) {
     for (const auto& [ckpt, model] : entries) Add(ckpt, model);
   }
+  // The index views the rules' strings: copies rebuild it.
+  AssignmentMap(const AssignmentMap& other) : rules_(other.rules_) {}
+  AssignmentMap& operator=(const AssignmentMap& other) {
+    rules_ = other.rules_;
+    index_dirty_ = true;
+    return *this;
+  }
+  AssignmentMap(AssignmentMap&& other) noexcept : rules_(std::move(other.rules_)) {}
+  AssignmentMap& operator=(AssignmentMap&& other) noexcept {
+    rules_ = std::move(other.rules_);
+    index_dirty_ = true;
+    return *this;
+  }
 
   void Add(const std::string& checkpoint_side, const std::string& model_side) {
     const std::string where = "assignment map entry '" + checkpoint_side + "': '" + model_side + "'";
@@ -434,30 +447,52 @@ class AssignmentMap {
     r.checkpoint_side = checkpoint_side == "/" ? "" : checkpoint_side;
     r.model_side = model_side == "/" ? "" : model_side;
     rules_.push_back(std::move(r));
+    index_dirty_ = true;  // the views in the index may dangle after the push_back
   }
 
   bool empty() const { return rules_.empty(); }
   const std::vector<Rule>& rules() const { return rules_; }
 
   // The checkpoint key for a model variable name, or nullopt when no rule covers it. An exact
-  // entry wins over a scope, a longer model-side scope over a shorter one.
+  // entry wins over a scope, a longer model-side scope over a shorter one. Cost: one hash
+  // lookup per '/' of the name, whatever the number of rules.
   std::optional<std::string> KeyFor(const std::string& model_name) {
-    Rule* best = nullptr;
-    for (Rule& r : rules_) {
-      const bool hit = r.scope ? detail::StartsWith(model_name, r.model_side) : model_name == r.model_side;
-      if (!hit) continue;
-      if (best == nullptr || (!r.scope && best->scope) ||
-          (r.scope == best->scope && r.model_side.size() > best->model_side.size())) {
-        best = &r;
+    if (index_dirty_) Reindex();
+    if (auto it = exact_.find(model_name); it != exact_.end()) {
+      Rule& r = rules_[it->second];
+      ++r.used;
+      return r.checkpoint_side;
+    }
+    for (size_t end = model_name.size(); end > 0; --end) {
+      if (model_name[end - 1] != '/') continue;
+      if (auto it = scopes_.find(std::string_view(model_name).substr(0, end)); it != scopes_.end()) {
+        Rule& r = rules_[it->second];
+        ++r.used;
+        return r.checkpoint_side + model_name.substr(end);
       }
     }
-    if (best == nullptr) return std::nullopt;
-    ++best->used;
-    return best->scope ? best->checkpoint_side + model_name.substr(best->model_side.size()) : best->checkpoint_side;
+    if (auto it = scopes_.find(std::string_view()); it != scopes_.end()) {  // a root model side
+      Rule& r = rules_[it->second];
+      ++r.used;
+      return r.checkpoint_side + model_name;
+    }
+    return std::nullopt;
   }
 
  private:
+  // Later entries for the same model side replace earlier ones, as in a Python dict.
+  void Reindex() {
+    exact_.clear();
+    scopes_.clear();
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      (rules_[i].scope ? scopes_ : exact_)[rules_[i].model_side] = i;
+    }
+    index_dirty_ = false;
+  }
+
   std::vector<Rule> rules_;
+  std::unordered_map<std::string_view, size_t> exact_, scopes_;  // views of rules_[i].model_side
+  bool index_dirty_ = true;
 };
 
 }  // namespace warmstart::restore

@@ -183,16 +183,28 @@ class CheckpointListing {
   CheckpointListing(std::string path, std::vector<CheckpointTensor> tensors) : path_(std::move(path)) {
     tensors_ = std::move(tensors);
     std::sort(tensors_.begin(), tensors_.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
-    by_key_.reserve(tensors_.size());
     for (size_t i = 0; i < tensors_.size(); ++i) {
       CheckpointTensor& t = tensors_[i];
       t.kind = ClassifyCheckpointKey(t.key);
-      if (!by_key_.emplace(t.key, i).second) {
+      if (i > 0 && tensors_[i - 1].key == t.key) {
         throw ArgumentError("checkpoint listing " + path_ + " has the key '" + t.key + "' twice");
       }
       if (t.key == bundle::kObjectGraphKey) object_based_ = true;
     }
+    Index();
   }
+
+  // The index holds views of the keys: a copy builds its own; a move keeps the strings' buffers.
+  CheckpointListing(const CheckpointListing& other)
+      : path_(other.path_), tensors_(other.tensors_), object_based_(other.object_based_) {
+    Index();
+  }
+  CheckpointListing& operator=(const CheckpointListing& other) {
+    if (this != &other) *this = CheckpointListing(other);
+    return *this;
+  }
+  CheckpointListing(CheckpointListing&&) noexcept = default;
+  CheckpointListing& operator=(CheckpointListing&&) noexcept = default;
 
   template <class Fs>
   static CheckpointListing FromReader(const bundle::BundleReader<Fs>& reader, std::string path = {}) {
@@ -214,6 +226,12 @@ class CheckpointListing {
   size_t IndexOf(const CheckpointTensor* t) const { return static_cast<size_t>(t - tensors_.data()); }
 
  private:
+  void Index() {
+    by_key_.clear();
+    by_key_.reserve(tensors_.size());
+    for (size_t i = 0; i < tensors_.size(); ++i) by_key_.emplace(tensors_[i].key, i);
+  }
+
   std::string path_;
   std::vector<CheckpointTensor> tensors_;
   std::unordered_map<std::string_view, size_t> by_key_;
