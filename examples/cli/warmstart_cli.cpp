@@ -9,6 +9,7 @@
 //   warmstart import IN DST [--shards N]        from safetensors / .npz to a V2 bundle
 //   warmstart config get|set|json|check ...     read, edit and check a pipeline.config
 //   warmstart plan --config FILE --model-... [--profile P]   restore / freeze plan of a fine-tune
+//   warmstart model vars --config FILE [--json]  the SSD model's variables, built from a config
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its
@@ -28,6 +29,7 @@
 #include "diff.hpp"
 #include "export.hpp"
 #include "inspect.hpp"
+#include "model.hpp"
 #include "plan.hpp"
 
 #ifndef WARMSTART_VERSION
@@ -66,6 +68,7 @@ int Run(int argc, char** argv) {
   cli::ImportCommand import_command(&app);
   cli::ConfigCommand config(&app);
   cli::PlanCommand plan(&app);
+  cli::ModelCommand model(&app);
 
   RequireKnownCommand(app, argc, argv);
   try {
@@ -84,6 +87,7 @@ int Run(int argc, char** argv) {
   if (import_command.selected()) return import_command.Run(std::cout, std::cerr);
   if (config.selected()) return config.Run(std::cout, std::cerr);
   if (plan.selected()) return plan.Run(std::cout, std::cerr);
+  if (model.selected()) return model.Run(std::cout, std::cerr);
   throw cli::UsageError("no command given: try 'warmstart --help'");
 }
 
