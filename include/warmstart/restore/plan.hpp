@@ -682,31 +682,19 @@ class Planner {
         plan_.Log("Variable [" + p.checkpoint_key + "] is not available in checkpoint");
         continue;
       }
-      p.in_checkpoint = true;
-      p.checkpoint_dtype = t->dtype;
-      p.checkpoint_shape = t->shape;
+      Record(&p, t);
       if (t->shape != p.variable.shape) {
         p.action = Action::kShapeMismatch;
-        p.reason = "checkpoint shape " + ShapeList(t->shape) + ", model shape " + ShapeList(p.variable.shape);
+        p.reason = ShapesVersus(p);
         plan_.Log("Variable [" + p.checkpoint_key +
                   "] is available in checkpoint, but has an incompatible shape with model variable. Checkpoint shape: [" +
                   ShapeList(t->shape) + "], model variable shape: [" + ShapeList(p.variable.shape) +
                   "]. This variable will not be initialized from the checkpoint.");
         continue;
       }
-      if (t->dtype != p.variable.dtype) {
-        if (mode == Tf1Mode::kWarmstart) {
-          p.action = Action::kDtypeMismatch;
-          p.reason = "checkpoint dtype " + bundle::DataTypeName(t->dtype) + ", model dtype " +
-                     bundle::DataTypeName(p.variable.dtype);
-        } else {
-          p.action = Action::kError;
-          p.reason = "dtypes differ (checkpoint " + bundle::DataTypeName(t->dtype) + ", model " +
-                     bundle::DataTypeName(p.variable.dtype) +
-                     "); get_variables_available_in_checkpoint does not compare dtypes, so the restore op fails";
-          dtype_errors.push_back("tensor_name = " + p.checkpoint_key + "; expected dtype " + detail::TfDtypeString(p.variable.dtype) +
-                                 " does not equal original dtype " + detail::TfDtypeString(t->dtype));
-        }
+      if (!DtypesAgree(&p, mode == Tf1Mode::kWarmstart,
+                       "; get_variables_available_in_checkpoint does not compare dtypes, so the restore op fails",
+                       &dtype_errors)) {
         continue;
       }
       p.action = Action::kRestore;
@@ -714,6 +702,36 @@ class Planner {
       if (mode == Tf1Mode::kWarmstart && o_.use_ema_values) UseEmaValue(&p);
     }
     if (!dtype_errors.empty()) deferred_errors_.push_back("InvalidArgumentError: " + Join(dtype_errors, "\n"));
+  }
+
+  // What the checkpoint holds under the requested key.
+  static void Record(PlannedVariable* p, const CheckpointTensor* t) {
+    p->in_checkpoint = true;
+    p->checkpoint_dtype = t->dtype;
+    p->checkpoint_shape = t->shape;
+  }
+
+  static std::string ShapesVersus(const PlannedVariable& p) {
+    return "checkpoint shape " + ShapeList(p.checkpoint_shape) + ", model shape " + ShapeList(p.variable.shape);
+  }
+
+  // After Record and an equal shape: a dtype that differs is skipped (warmstart), or an `error`
+  // whose restore-op message joins `tf_errors` (TF compares no dtypes before restoring).
+  static bool DtypesAgree(PlannedVariable* p, bool skip, const char* tf_consequence,
+                          std::vector<std::string>* tf_errors) {
+    if (p->checkpoint_dtype == p->variable.dtype) return true;
+    const std::string ckpt = bundle::DataTypeName(p->checkpoint_dtype), model = bundle::DataTypeName(p->variable.dtype);
+    if (skip) {
+      p->action = Action::kDtypeMismatch;
+      p->reason = "checkpoint dtype " + ckpt + ", model dtype " + model;
+    } else {
+      p->action = Action::kError;
+      p->reason = "dtypes differ (checkpoint " + ckpt + ", model " + model + ")" + tf_consequence;
+      tf_errors->push_back("tensor_name = " + p->checkpoint_key + "; expected dtype " +
+                           detail::TfDtypeString(p->variable.dtype) + " does not equal original dtype " +
+                           detail::TfDtypeString(p->checkpoint_dtype));
+    }
+    return false;
   }
 
   void UseEmaValue(PlannedVariable* p) {
@@ -787,13 +805,11 @@ class Planner {
         unmatched.push_back(p.variable.object_path.empty() ? p.variable.name : p.variable.object_path);
         continue;
       }
-      p.in_checkpoint = true;
-      p.checkpoint_dtype = t->dtype;
-      p.checkpoint_shape = t->shape;
+      Record(&p, t);
       if (t->shape != p.variable.shape) {
         if (mode == ObjectMode::kWarmstart) {
           p.action = Action::kShapeMismatch;
-          p.reason = "checkpoint shape " + ShapeList(t->shape) + ", model shape " + ShapeList(p.variable.shape);
+          p.reason = ShapesVersus(p);
         } else {
           p.action = Action::kError;
           p.reason = "shapes differ (checkpoint " + ShapeList(t->shape) + ", model " + ShapeList(p.variable.shape) +
@@ -807,21 +823,7 @@ class Planner {
         }
         continue;
       }
-      if (t->dtype != p.variable.dtype) {
-        if (mode == ObjectMode::kWarmstart) {
-          p.action = Action::kDtypeMismatch;
-          p.reason = "checkpoint dtype " + bundle::DataTypeName(t->dtype) + ", model dtype " +
-                     bundle::DataTypeName(p.variable.dtype);
-        } else {
-          p.action = Action::kError;
-          p.reason = "dtypes differ (checkpoint " + bundle::DataTypeName(t->dtype) + ", model " +
-                     bundle::DataTypeName(p.variable.dtype) + "): the restore op fails";
-          dtype_errors.push_back("tensor_name = " + p.checkpoint_key + "; expected dtype " +
-                                 detail::TfDtypeString(p.variable.dtype) + " does not equal original dtype " +
-                                 detail::TfDtypeString(t->dtype));
-        }
-        continue;
-      }
+      if (!DtypesAgree(&p, mode == ObjectMode::kWarmstart, ": the restore op fails", &dtype_errors)) continue;
       p.action = Action::kRestore;
       MarkUsed(t);
     }
