@@ -389,6 +389,22 @@ TEST_CASE("pyregex: PyRegexSet reports the lowest and every matching pattern", "
   CHECK(search.FirstMatch("global_step") == -1);
   search.AllMatches("global_step", &all);
   CHECK(all.empty());
+  // Mixed modes in one set: re.match for the first two, re.search for the rest; and the same
+  // subject read on over ":0".
+  const PyRegexSet mixed({"weights", "^Box", "weights", "weights$", "\\d$"},
+                         {PyMatchMode::kMatch, PyMatchMode::kMatch, PyMatchMode::kSearch, PyMatchMode::kSearch,
+                          PyMatchMode::kSearch});
+  std::vector<int> extended;
+  mixed.AllMatchesWithSuffix("BoxPredictor_0/weights", ":0", &all, &extended);
+  CHECK(all == std::vector<int>{1, 2, 3});
+  CHECK(extended == std::vector<int>{1, 2, 4});
+  mixed.AllMatchesWithSuffix("weights", ":0", &all, &extended);
+  CHECK(all == std::vector<int>{0, 2, 3});
+  CHECK(extended == std::vector<int>{0, 2, 4});
+  mixed.AllMatchesWithSuffix("x1\n", "x", &all, &extended);  // "$" before a final newline only
+  CHECK(all == std::vector<int>{4});
+  CHECK(extended.empty());
+  CHECK_THROWS_AS(PyRegexSet({"a", "b"}, {PyMatchMode::kFullMatch, PyMatchMode::kSearch}), warmstart::ArgumentError);
   // An empty set matches nothing.
   const PyRegexSet none({}, PyMatchMode::kSearch);
   CHECK(none.FirstMatch("x") == -1);
@@ -584,8 +600,9 @@ std::vector<std::string> MakeSubjects(const std::vector<std::string>& patterns, 
   }
   std::vector<std::string> subjects = {""};
   while (subjects.size() < static_cast<size_t>(kSubjectsPerChunk)) {
-    std::string s;
-    const int n = static_cast<int>((*rng)() % 13);
+    // A third extend an earlier subject, for AllMatchesWithSuffix.
+    std::string s = (*rng)() % 3 == 0 ? subjects[(*rng)() % subjects.size()] : std::string();
+    const int n = static_cast<int>((*rng)() % 13) + (s.empty() ? 0 : 1);
     for (int j = 0; j < n; ++j) s += pool[(*rng)() % pool.size()];
     subjects.push_back(s);
   }
@@ -689,7 +706,7 @@ TEST_CASE("pyregex: differential test against python3 on random patterns", "[res
   std::ifstream answers(dir / "answers.txt");
 
   std::vector<std::string> mismatches;
-  int accepted = 0, rejected_both = 0, unsupported = 0, questions = 0, quirks = 0;
+  int accepted = 0, rejected_both = 0, unsupported = 0, questions = 0, quirks = 0, mixed_checks = 0;
   const auto report = [&](const std::string& what) {
     if (mismatches.size() < 25) mismatches.push_back(what);
   };
@@ -771,13 +788,43 @@ TEST_CASE("pyregex: differential test against python3 on random patterns", "[res
         }
       }
     }
+    // One set of mixed modes, the patterns anchored (re.match) then not (re.search), read
+    // over a subject and on over its extension (as the policy engine reads "name", "name:0").
+    std::vector<std::string> twice = valid;
+    twice.insert(twice.end(), valid.begin(), valid.end());
+    std::vector<PyMatchMode> modes(valid.size(), PyMatchMode::kMatch);
+    modes.resize(twice.size(), PyMatchMode::kSearch);
+    const PyRegexSet mixed(twice, modes);
+    const auto expected_mixed = [&](size_t subject) {
+      std::vector<int> out;
+      for (int half = 0; half < 2; ++half) {
+        for (size_t j = 0; j < valid.size(); ++j) {
+          if (HexDigit(valid_answers[j][subject]) & (half == 0 ? 4 : 2)) out.push_back(static_cast<int>(half * valid.size() + j));
+        }
+      }
+      return out;
+    };
+    std::vector<int> plain, extended;
+    for (size_t i = 0; i < c.subjects.size(); ++i) {
+      for (size_t j = 0; j < c.subjects.size(); ++j) {
+        const std::string& a = c.subjects[i];
+        const std::string& b = c.subjects[j];
+        if (b.size() <= a.size() || b.compare(0, a.size(), a) != 0) continue;
+        mixed.AllMatchesWithSuffix(a, std::string_view(b).substr(a.size()), &plain, &extended);
+        if (plain != expected_mixed(i) || extended != expected_mixed(j)) {
+          report("seed " + std::to_string(seed) + ": mixed-mode PyRegexSet disagrees on subject " +
+                 detail::PrintablePattern(a) + " extended to " + detail::PrintablePattern(b));
+        }
+        ++mixed_checks;
+      }
+    }
   }
   fs::remove_all(dir);
   for (const std::string& m : mismatches) UNSCOPED_INFO(m);
   WARN("pyregex differential, seed " << seed << ": " << accepted << " patterns accepted by both (" << questions
                << " questions), " << rejected_both << " rejected by both, " << unsupported
                << " accepted by python and refused as unsupported; CPython's re.search prefilter quirk on "
-               << quirks << " subjects");
+               << quirks << " subjects; " << mixed_checks << " mixed-mode subject/extension pairs");
   CHECK(mismatches.empty());
   CHECK(accepted > static_cast<int>(num_chunks) * kPatternsPerChunk / 2);
   CHECK(rejected_both > static_cast<int>(num_chunks) / 10);

@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "warmstart/core/string_sort.hpp"
 #include "warmstart/error.hpp"
 #include "warmstart/restore/pyregex.hpp"
 #include "warmstart/restore/rules.hpp"
@@ -246,15 +247,17 @@ inline std::string LiteralPrefix(const std::string& pattern) {
 }
 
 // Up to `n` subjects sharing the longest prefix with `literal` (ties: first in model order).
+// `absent`: the caller knows no subject contains `literal` (a literal pattern re.search found
+// nowhere), so the search for it inside each name is skipped.
 inline std::vector<std::string> ClosestNames(const std::string& literal, const std::vector<const std::string*>& subjects,
-                                             size_t n) {
+                                             size_t n, bool absent = false) {
   std::vector<std::pair<size_t, size_t>> best;  // (common prefix, index)
   for (size_t i = 0; i < subjects.size(); ++i) {
     const std::string& s = *subjects[i];
     size_t k = 0;
     while (k < literal.size() && k < s.size() && literal[k] == s[k]) ++k;
     // Also credit a literal found later in the name (re.search finds it anywhere).
-    if (k < literal.size() && literal.size() >= 3 && s.find(literal) != std::string::npos) k = literal.size();
+    if (!absent && k < literal.size() && literal.size() >= 3 && s.find(literal) != std::string::npos) k = literal.size();
     if (k == 0) continue;
     if (best.size() < n || k > best.back().first) {
       best.emplace_back(k, i);
@@ -283,43 +286,59 @@ inline const char* SemanticsDescription(PatternSemantics s) {
   return "";
 }
 
-// A compiled pattern list: for each subject, the index (into the original list) of the first
-// matching pattern, or -1.
+// One pattern list (freeze or update) under the three semantics at once. The set holds the
+// patterns twice, anchored (re.match) then unanchored (re.search), reads the subject once for
+// the name and goes on over ":0" for TF's tensor name. Empty patterns count only where path B
+// keeps them (re.search on "name:0"); patterns that do not compile are left out (`skip`).
 class PatternList {
  public:
   PatternList() = default;
-  PatternList(const std::vector<std::string>& patterns, PatternSemantics semantics, const std::vector<size_t>& skip = {})
-      : semantics_(semantics) {
+  PatternList(const std::vector<std::string>& patterns, const std::vector<size_t>& skip) {
     std::vector<std::string> kept;
     for (size_t i = 0; i < patterns.size(); ++i) {
-      if (std::find(skip.begin(), skip.end(), i) != skip.end()) continue;  // does not compile
-      if (patterns[i].empty() && semantics != PatternSemantics::kSearchTensorName) continue;
+      if (std::find(skip.begin(), skip.end(), i) != skip.end()) continue;
       kept.push_back(patterns[i]);
       original_.push_back(static_cast<int>(i));
+      is_empty_.push_back(patterns[i].empty());
+      any_non_empty_ |= !patterns[i].empty();
     }
-    if (!kept.empty()) {
-      set_.emplace(kept, semantics == PatternSemantics::kMatchOpName ? PyMatchMode::kMatch : PyMatchMode::kSearch);
-    }
+    if (kept.empty()) return;
+    std::vector<PyMatchMode> modes(kept.size(), PyMatchMode::kMatch);
+    modes.resize(2 * kept.size(), PyMatchMode::kSearch);
+    std::vector<std::string> twice = kept;
+    twice.insert(twice.end(), kept.begin(), kept.end());
+    set_.emplace(twice, modes);
   }
-  bool empty() const { return original_.empty(); }
-  // All matching pattern indexes (original numbering), in list order.
-  void Matches(const std::string& subject, std::vector<int>* out, std::string* scratch) const {
-    out->clear();
+
+  // No pattern applies under semantics k.
+  bool empty(PatternSemantics k) const {
+    return k == PatternSemantics::kSearchTensorName ? original_.empty() : !any_non_empty_;
+  }
+
+  // hits[k]: the matching pattern indexes (original numbering, ascending) under semantics k.
+  void Matches(const std::string& subject, std::vector<int> hits[3]) const {
+    for (int k = 0; k < 3; ++k) hits[k].clear();
     if (!set_) return;
-    if (semantics_ == PatternSemantics::kSearchTensorName) {
-      scratch->assign(subject);
-      scratch->append(":0");
-      set_->AllMatches(*scratch, out);
-    } else {
-      set_->AllMatches(subject, out);
+    const size_t n = original_.size();
+    set_->AllMatchesWithSuffix(subject, ":0", &plain_, &extended_);
+    for (const int h : plain_) {
+      const size_t j = static_cast<size_t>(h) % n;
+      if (is_empty_[j]) continue;
+      hits[static_cast<size_t>(h) < n ? static_cast<int>(PatternSemantics::kMatchOpName)
+                                      : static_cast<int>(PatternSemantics::kSearchName)]
+          .push_back(original_[j]);
     }
-    for (int& i : *out) i = original_[static_cast<size_t>(i)];
+    for (const int h : extended_) {
+      if (static_cast<size_t>(h) >= n) hits[static_cast<int>(PatternSemantics::kSearchTensorName)].push_back(original_[h - n]);
+    }
   }
 
  private:
-  PatternSemantics semantics_ = PatternSemantics::kSearchName;
   std::vector<int> original_;
+  std::vector<bool> is_empty_;
+  bool any_non_empty_ = false;
   std::optional<PyRegexSet> set_;
+  mutable std::vector<int> plain_, extended_;
 };
 
 // Everything the three pattern semantics say about one list over the trainable variables.
@@ -361,12 +380,9 @@ class Planner {
     // Sorted once: duplicates show up as neighbours, and the TF1 restore maps walk the names in
     // this order so that their keys come out (almost always) sorted, as TF iterates them.
     {
-      // (name, index) pairs sort faster than indices that reach into the variables.
-      std::vector<std::pair<std::string_view, size_t>> by_name(num_model_);
-      for (size_t i = 0; i < num_model_; ++i) by_name[i] = {plan_.variables[i].variable.name, i};
-      std::sort(by_name.begin(), by_name.end());
-      sorted_model_.resize(num_model_);
-      for (size_t i = 0; i < num_model_; ++i) sorted_model_[i] = by_name[i].second;
+      std::vector<std::string_view> names(num_model_);
+      for (size_t i = 0; i < num_model_; ++i) names[i] = plan_.variables[i].variable.name;
+      sorted_model_ = core::SortedOrder(names);
     }
     for (size_t k = 1; k < num_model_; ++k) {
       const std::string& name = plan_.variables[sorted_model_[k]].variable.name;
@@ -425,13 +441,8 @@ class Planner {
         }
       }
     }
-    const detail::PatternSemantics all[3] = {detail::PatternSemantics::kMatchOpName,
-                                             detail::PatternSemantics::kSearchTensorName,
-                                             detail::PatternSemantics::kSearchName};
-    for (int k = 0; k < 3; ++k) {
-      freeze_[k] = detail::PatternList(s_.freeze_variables, all[k], bad_[0]);
-      update_[k] = detail::PatternList(s_.update_trainable_variables, all[k], bad_[1]);
-    }
+    freeze_ = detail::PatternList(s_.freeze_variables, bad_[0]);
+    update_ = detail::PatternList(s_.update_trainable_variables, bad_[1]);
   }
 
   // Fails the plan when `field` has a pattern that does not compile; true if so.
@@ -449,10 +460,9 @@ class Planner {
   // pattern whose verdict differs between them is found per variable.
   void EvaluatePatterns() {
     std::vector<int> hits[3];
-    std::string scratch;
     for (detail::PatternEvaluation* e : {&freeze_eval_, &update_eval_}) {
       const std::vector<std::string>& list = e == &freeze_eval_ ? s_.freeze_variables : s_.update_trainable_variables;
-      const detail::PatternList* lists = e == &freeze_eval_ ? freeze_ : update_;
+      const detail::PatternList& patterns = e == &freeze_eval_ ? freeze_ : update_;
       e->differ.assign(list.size(), 0);
       for (int k = 0; k < 3; ++k) {
         e->first[k].assign(num_model_, -1);
@@ -464,8 +474,8 @@ class Planner {
         const ModelVariable& v = plan_.variables[i].variable;
         if (!v.trainable) continue;
         std::fill(in.begin(), in.end(), 0);
+        patterns.Matches(v.pattern_subject(), hits);
         for (int k = 0; k < 3; ++k) {
-          lists[k].Matches(v.pattern_subject(), &hits[k], &scratch);
           if (hits[k].empty()) continue;
           e->first[k][i] = hits[k].front();
           for (int h : hits[k]) {
@@ -491,7 +501,7 @@ class Planner {
       PlannedVariable& p = plan_.variables[i];
       p.trainable = p.variable.trainable;
       if (!p.trainable) continue;
-      if (use_update && !update_[k].empty() && update_eval_.first[k][i] < 0) {
+      if (use_update && !update_.empty(static_cast<detail::PatternSemantics>(k)) && update_eval_.first[k][i] < 0) {
         p.excluded_by_update = true;
         p.trainable = false;
         continue;
@@ -1241,7 +1251,11 @@ class Planner {
         if (read && e->count[own][j] == 0) {
           std::string msg = std::string(field) + " pattern '" + pat + "' matches no trainable variable (" +
                             detail::SemanticsDescription(static_cast<detail::PatternSemantics>(own)) + ")";
-          const std::vector<std::string> close = detail::ClosestNames(detail::LiteralPrefix(pat), subjects, 3);
+          const std::string literal = detail::LiteralPrefix(pat);
+          // A pattern that is all literal and that re.search on the name finds nowhere: no
+          // name contains it.
+          const bool absent = literal == pat && e->count[static_cast<int>(detail::PatternSemantics::kSearchName)][j] == 0;
+          const std::vector<std::string> close = detail::ClosestNames(literal, subjects, 3, absent);
           if (!close.empty()) {
             msg += "; closest names: ";
             for (size_t k = 0; k < close.size(); ++k) msg += (k ? ", " : "") + close[k];
@@ -1445,7 +1459,7 @@ class Planner {
   size_t num_model_ = 0;
   size_t num_with_paths_ = 0;
   size_t ema_used_ = 0;
-  detail::PatternList freeze_[3], update_[3];
+  detail::PatternList freeze_, update_;
   std::string freeze_failure_, update_failure_;
   std::vector<size_t> bad_[2];
   bool failure_unsupported_[2] = {false, false};

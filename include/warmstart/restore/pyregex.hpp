@@ -1437,6 +1437,9 @@ enum : uint8_t {
 struct Program {
   std::vector<Inst> insts;
   std::vector<int32_t> starts;  // start instruction of each pattern
+  // Per pattern (empty: none): in a kSearch run, the pattern starts at position 0 only, as
+  // re.match would, so one pass answers re.match for some patterns and re.search for others.
+  std::vector<uint8_t> anchored;
   std::vector<CodeSet> sets;
 
   // Code points fall into classes that no set and no assertion can tell apart. Classes
@@ -1673,7 +1676,13 @@ class DfaCache {
   int32_t Start(const Program& p, PyMatchMode mode) {
     if (start_ < 0) {
       State s;
-      if (mode != PyMatchMode::kSearch) s.kernel = p.starts;  // search restarts every step
+      if (mode != PyMatchMode::kSearch) {
+        s.kernel = p.starts;
+      } else {  // search restarts the unanchored patterns at every step
+        for (size_t i = 0; i < p.anchored.size(); ++i) {
+          if (p.anchored[i]) s.kernel.push_back(p.starts[i]);
+        }
+      }
       std::sort(s.kernel.begin(), s.kernel.end());
       s.prev = kPrevStart & p.prev_mask;
       start_ = Intern(p, mode, std::move(s)) >> 1;
@@ -1714,6 +1723,7 @@ class DfaCache {
     std::vector<int32_t> stack(from.kernel.begin(), from.kernel.end());
     if (mode == PyMatchMode::kSearch) {
       for (size_t i = 0; i < p.starts.size(); ++i) {
+        if (!p.anchored.empty() && p.anchored[i]) continue;
         if (Active(from, query, static_cast<int32_t>(i))) stack.push_back(p.starts[i]);
       }
     }
@@ -1807,12 +1817,13 @@ class DfaCache {
   uint32_t stamp_ = 0;
 };
 
-// Runs the DFA over `subject`; returns the final state (its `matched` is the answer).
-inline const DfaCache::State& RunDfa(const Program& p, PyMatchMode mode, DfaCache& cache,
-                                     std::string_view subject) {
-  int32_t s = cache.Start(p, mode);
-  const auto* bytes = reinterpret_cast<const unsigned char*>(subject.data());
-  const size_t n = subject.size();
+// Feeds `text` to the DFA from state `s`. `at_end`: text ends the subject, so a last "\n" gets
+// its own class (for `$`). Returns the state reached, or -1 - state when a final state (one no
+// character can change) was reached early.
+inline int32_t FeedDfa(const Program& p, PyMatchMode mode, DfaCache& cache, int32_t s, std::string_view text,
+                       bool at_end) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
   const size_t stride = static_cast<size_t>(p.stride);
   const int32_t* ascii_class = p.ascii_class.data();
   const int32_t* trans = cache.trans.data();  // reloaded after Step, which may grow it
@@ -1823,9 +1834,9 @@ inline const DfaCache::State& RunDfa(const Program& p, PyMatchMode mode, DfaCach
     if (b < 0x80) {
       k = ascii_class[b];
       ++i;
-      if (b == '\n' && i == n) k = p.final_newline_class;
+      if (b == '\n' && i == n && at_end) k = p.final_newline_class;
     } else {
-      k = p.ClassOf(NextCodePoint(subject, &i));
+      k = p.ClassOf(NextCodePoint(text, &i));
     }
     int32_t t = trans[static_cast<size_t>(s) * stride + static_cast<size_t>(k)];
     if (t < 0) {
@@ -1833,11 +1844,23 @@ inline const DfaCache::State& RunDfa(const Program& p, PyMatchMode mode, DfaCach
       trans = cache.trans.data();
     }
     s = t >> 1;
-    if (t & 1) return cache.states[s];
+    if (t & 1) return -1 - s;
   }
-  int32_t t = cache.trans[static_cast<size_t>(s) * stride + p.end_class];
-  if (t < 0) t = cache.Step(p, mode, s, p.end_class);
-  return cache.states[t >> 1];
+  return s;
+}
+
+// The state after the end of the subject: its `matched` is the answer.
+inline const DfaCache::State& EndDfa(const Program& p, PyMatchMode mode, DfaCache& cache, int32_t fed) {
+  if (fed < 0) return cache.states[static_cast<size_t>(-1 - fed)];
+  int32_t t = cache.trans[static_cast<size_t>(fed) * static_cast<size_t>(p.stride) + static_cast<size_t>(p.end_class)];
+  if (t < 0) t = cache.Step(p, mode, fed, p.end_class);
+  return cache.states[static_cast<size_t>(t >> 1)];
+}
+
+// Runs the DFA over `subject`; returns the final state (its `matched` is the answer).
+inline const DfaCache::State& RunDfa(const Program& p, PyMatchMode mode, DfaCache& cache,
+                                     std::string_view subject) {
+  return EndDfa(p, mode, cache, FeedDfa(p, mode, cache, cache.Start(p, mode), subject, /*at_end=*/true));
 }
 
 // The slow, obvious twin of RunDfa for tests: a cache with no budget is flushed on every
@@ -1931,11 +1954,26 @@ class PyRegexSet {
  public:
   // Throws PatternError naming the first bad pattern and its index ("patterns[3] '...'").
   PyRegexSet(const std::vector<std::string>& patterns, PyMatchMode mode)
-      : patterns_(patterns), mode_(mode), first_(detail::Query::kFirst), all_(detail::Query::kAll) {
+      : PyRegexSet(patterns, std::vector<PyMatchMode>(patterns.size(), mode)) {}
+
+  // Each pattern with its own mode, kMatch or kSearch (re.match for some patterns and
+  // re.search for others in one pass); all kFullMatch is allowed too.
+  PyRegexSet(const std::vector<std::string>& patterns, const std::vector<PyMatchMode>& modes)
+      : patterns_(patterns), first_(detail::Query::kFirst), all_(detail::Query::kAll) {
+    if (modes.size() != patterns.size()) throw ArgumentError("PyRegexSet: one mode per pattern");
+    const bool all_same = std::all_of(modes.begin(), modes.end(), [&](PyMatchMode m) { return m == modes.front(); });
+    if (!all_same && std::find(modes.begin(), modes.end(), PyMatchMode::kFullMatch) != modes.end()) {
+      throw ArgumentError("PyRegexSet: fullmatch patterns cannot share a set with other modes");
+    }
     auto program = std::make_shared<detail::Program>();
     std::map<detail::CodeSet, int32_t> set_index;
     for (size_t i = 0; i < patterns.size(); ++i) detail::AddPattern(patterns[i], i, program.get(), &set_index);
     detail::FinishProgram(program.get());
+    mode_ = modes.empty() ? PyMatchMode::kSearch : modes.front();
+    if (!all_same) {
+      mode_ = PyMatchMode::kSearch;
+      for (PyMatchMode m : modes) program->anchored.push_back(m == PyMatchMode::kMatch ? 1 : 0);
+    }
     program_ = std::move(program);
   }
 
@@ -1951,6 +1989,33 @@ class PyRegexSet {
     out->assign(matched.begin(), matched.end());
   }
 
+  // AllMatches of `subject` into *plain and of `subject + suffix` into *extended, reading
+  // `subject` once (TF's two spellings of a variable, "name" and "name:0").
+  void AllMatchesWithSuffix(std::string_view subject, std::string_view suffix, std::vector<int>* plain,
+                            std::vector<int>* extended) const {
+    const detail::Program& p = *program_;
+    const size_t resets = all_.resets;
+    // A subject ending in "\n" reads differently once something follows it; rare: run twice.
+    if (!subject.empty() && subject.back() == '\n') {
+      AllMatches(subject, plain);
+      AllMatches(std::string(subject) + std::string(suffix), extended);
+      return;
+    }
+    const int32_t fed = detail::FeedDfa(p, mode_, all_, all_.Start(p, mode_), subject, /*at_end=*/false);
+    const auto& at_end = detail::EndDfa(p, mode_, all_, fed).matched;
+    plain->assign(at_end.begin(), at_end.end());
+    if (fed < 0) {  // decided before the end: the suffix changes nothing
+      extended->assign(at_end.begin(), at_end.end());
+      return;
+    }
+    if (all_.resets != resets) {  // the cache was flushed: `fed` no longer names a state
+      AllMatches(std::string(subject) + std::string(suffix), extended);
+      return;
+    }
+    const auto& more = detail::EndDfa(p, mode_, all_, detail::FeedDfa(p, mode_, all_, fed, suffix, /*at_end=*/true)).matched;
+    extended->assign(more.begin(), more.end());
+  }
+
   size_t size() const { return patterns_.size(); }
 
   // DFA states built so far and cache flushes, both queries together (benchmarks, tests).
@@ -1958,11 +2023,12 @@ class PyRegexSet {
     return {first_.states.size() + all_.states.size(), first_.resets + all_.resets};
   }
   const std::vector<std::string>& patterns() const { return patterns_; }
+  // The set's mode; kSearch for a set of mixed modes.
   PyMatchMode mode() const { return mode_; }
 
  private:
   std::vector<std::string> patterns_;
-  PyMatchMode mode_;
+  PyMatchMode mode_ = PyMatchMode::kSearch;
   std::shared_ptr<const detail::Program> program_;
   mutable detail::DfaCache first_;
   mutable detail::DfaCache all_;
