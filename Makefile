@@ -13,7 +13,7 @@ SHELL := /bin/bash
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 JOBS ?= 2
 
-PACKAGES := build-essential cmake libeigen3-dev nlohmann-json3-dev catch2 libcli11-dev libsnappy-dev libleveldb-dev python3-numpy
+PACKAGES := build-essential cmake libeigen3-dev nlohmann-json3-dev catch2 libcli11-dev libsnappy-dev libstb-dev libleveldb-dev python3-numpy
 
 # The demo checkpoint: $DEMO_CKPT (any path `warmstart inspect` accepts), else one that
 # examples/demo/make_demo_checkpoint writes to build/release/demo/.

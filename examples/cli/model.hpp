@@ -2,6 +2,8 @@
 // (slim) graph would hold them (docs/ssd-model.md, docs/cli.md).
 //
 //   warmstart model vars --config pipeline.config [--json]
+//   warmstart model run --config pipeline.config --checkpoint PREFIX --image FILE [--json] [--raw OUT.npz]
+//                                                                        (model_run.hpp)
 //
 // The text form is a table (variable, shape, trainable, what it is) followed by the feature maps
 // and the anchor count; --json prints {"config", "entries": [{"name", "dtype", "shape",
@@ -20,6 +22,7 @@
 #include <warmstart/ssd/variables.hpp>
 
 #include "cli_common.hpp"
+#include "model_run.hpp"
 
 namespace warmstart::cli {
 
@@ -97,18 +100,33 @@ class ModelCommand {
     vars_ = app_->add_subcommand("vars", "The SSD model's TF1 variables: name, shape, dtype, trainable, role");
     vars_->add_option("--config", vars_options_.config, "The pipeline.config (model.ssd with ssd_mobilenet_v1 or _v2)")->required();
     vars_->add_flag("--json", vars_options_.json, "Print {\"config\", \"entries\": [{name, dtype, shape, trainable}]}");
+    run_ = app_->add_subcommand("run", "Load the model from a checkpoint and detect objects in one image");
+    run_->add_option("--config", run_options_.config, "The pipeline.config (model.ssd, fixed_shape_resizer)")->required();
+    run_->add_option("--checkpoint", run_options_.checkpoint, "Checkpoint prefix holding every model variable")->required();
+    run_->add_option("--image", run_options_.image, "PNG, JPEG, GIF or BMP file")->required();
+    run_->add_option("--label-map", run_options_.label_map,
+                     "Label map for class names (default: train_input_reader.label_map_path, if it exists)");
+    run_->add_option("--raw", run_options_.raw,
+                     "Also write box_encodings [1,A,4] and class_predictions [1,A,K] (float32, TF anchor order) to this .npz");
+    run_->add_option("--threads", run_options_.threads, "Threads for the network (0: every core)")->check(CLI::NonNegativeNumber);
+    run_->add_flag("--json", run_options_.json,
+                   "Print {\"config\", \"checkpoint\", \"image\", \"image_size\", \"input_size\", \"num_anchors\", "
+                   "\"detections\": [{class_id, class_name, score, box}]}");
   }
 
   bool selected() const { return app_->parsed(); }
   int Run(std::ostream& out, std::ostream& /*err*/) {
     if (vars_->parsed()) return RunModelVars(vars_options_, out);
-    throw UsageError("model: give a subcommand (vars)");
+    if (run_->parsed()) return RunModelRun(run_options_, out);
+    throw UsageError("model: give a subcommand (vars, run)");
   }
 
  private:
   CLI::App* app_ = nullptr;
   CLI::App* vars_ = nullptr;
+  CLI::App* run_ = nullptr;
   ModelVarsOptions vars_options_;
+  ModelRunOptions run_options_;
 };
 
 }  // namespace warmstart::cli

@@ -10,6 +10,7 @@
 //   warmstart config get|set|json|check ...     read, edit and check a pipeline.config
 //   warmstart plan --config FILE --model-... [--profile P]   restore / freeze plan of a fine-tune
 //   warmstart model vars --config FILE [--json]  the SSD model's variables, built from a config
+//   warmstart model run --config FILE --checkpoint PREFIX --image FILE   detections on one image
 //   warmstart --version | --help
 //
 // Each subcommand lives in its own header beside this file as a class that declares its

@@ -68,3 +68,6 @@
 #include "warmstart/ssd/target_assigner.hpp"
 #include "warmstart/ssd/losses.hpp"
 #include "warmstart/ssd/post_processing.hpp"
+#include "warmstart/ssd/model.hpp"
+#include "warmstart/ssd/options.hpp"
+#include "warmstart/ssd/checkpoint.hpp"

@@ -84,11 +84,42 @@ inline const char* VariableRoleName(VariableRole r) {
 }
 
 // A slim batch_norm after a conv: beta when center, gamma when scale; the moving statistics
-// always. A conv with batch norm has no biases.
+// always. A conv with batch norm has no biases. decay and epsilon are slim.batch_norm's (the
+// config's float32 widened to double, or the MobileNet arg_scope's 0.9997 / 0.001); train = false
+// (BatchNorm.train in the config) keeps the layer on its moving statistics while training;
+// fused = false is the non-fused slim path, whose moving variance is fed the biased batch
+// variance (the V1 extractor sets fused=False; docs/nn.md has the Bessel-correction story).
 struct BatchNormSpec {
   bool present = false;
   bool center = false;
   bool scale = false;
+  double decay = 0.999;    // slim.batch_norm default; every OD API path sets it
+  double epsilon = 0.001;
+  bool train = true;
+  bool fused = true;
+};
+
+// The weights initializer of a layer (hyperparams_builder._build_initializer, or the MobileNet
+// arg_scopes' truncated_normal_initializer(stddev=0.09)). The default, used when a config's
+// hyperparams name no initializer (TF raises there), is slim.conv2d's own default,
+// xavier_initializer() = variance scaling with factor 1, FAN_AVG, uniform.
+enum class InitializerKind { kTruncatedNormal, kRandomNormal, kVarianceScaling };
+enum class FanMode { kFanIn, kFanOut, kFanAvg };
+struct InitializerSpec {
+  InitializerKind kind = InitializerKind::kVarianceScaling;
+  double mean = 0.0;    // normal kinds
+  double stddev = 1.0;  // normal kinds
+  double factor = 1.0;  // variance scaling (proto default 2.0 when written)
+  FanMode mode = FanMode::kFanAvg;  // variance scaling (proto default FAN_IN when written)
+  bool uniform = true;              // variance scaling (proto default false when written)
+};
+
+// The weights regularizer: slim.l2_regularizer(w) adds w * sum(x^2) / 2, slim.l1_regularizer(w)
+// w * sum(|x|). slim regularizes weights and depthwise_weights only, never biases or batch norm.
+enum class RegularizerKind { kNone, kL1, kL2 };
+struct RegularizerSpec {
+  RegularizerKind kind = RegularizerKind::kNone;
+  double weight = 0.0;
 };
 
 // One convolution with what follows it (batch norm or biases, then the activation).
@@ -115,6 +146,10 @@ struct Layer {
   int feature_map = -1;
   // Box predictor layers: the feature map they predict from.
   int predictor_index = -1;
+  // How the variables start and which are regularized (SsdModel::Initialize, RegularizationLoss).
+  InitializerSpec initializer;  // weights / depthwise_weights
+  RegularizerSpec regularizer;  // weights / depthwise_weights
+  double bias_init = 0.0;       // biases: 0, or class_prediction_bias_init for a plain ClassPredictor
 };
 
 struct Variable {
@@ -152,6 +187,10 @@ struct ModelSpec {
   int64_t num_class_slots = 0;         // num_classes + 1 with add_background_class
   int64_t box_code_size = 4;
   int64_t input_height = 0, input_width = 0;  // fixed_shape_resizer; 0 for any other resizer
+  bool freeze_batchnorm = false;       // model.ssd.freeze_batchnorm: train with SsdModel in kFrozen
+  bool apply_sigmoid_to_scores = false;  // convolutional_box_predictor: sigmoid on the class head
+  bool use_dropout = false;              // convolutional_box_predictor: dropout before the class head
+  double dropout_keep_probability = 0.8;
 
   std::vector<Layer> layers;
   std::vector<FeatureMap> feature_maps;
@@ -227,22 +266,86 @@ inline std::string Join(const std::vector<std::string_view>& items) {
   return out;
 }
 
-// hyperparams_builder: a `batch_norm` block gives slim.batch_norm with its center/scale; none
-// gives no normalizer, so convs get biases.
+// hyperparams_builder: a `batch_norm` block gives slim.batch_norm with its center/scale, decay,
+// epsilon and train; none gives no normalizer, so convs get biases.
 inline BatchNormSpec BatchNormOf(const config::HyperparamsConfig& hp) {
   if (!hp.batch_norm) return {};
-  return {true, hp.batch_norm->center, hp.batch_norm->scale};
+  BatchNormSpec bn;
+  bn.present = true;
+  bn.center = hp.batch_norm->center;
+  bn.scale = hp.batch_norm->scale;
+  bn.decay = static_cast<double>(hp.batch_norm->decay);
+  bn.epsilon = static_cast<double>(hp.batch_norm->epsilon);
+  bn.train = hp.batch_norm->train;
+  return bn;
 }
 inline std::string ActivationOf(const config::HyperparamsConfig& hp) {
   return hp.activation.empty() ? "NONE" : hp.activation;
 }
 
-// How the conv layers of one part are set up (normalizer, activation, padding).
+// hyperparams_builder._build_initializer. The variance-scaling fields are not in
+// HyperparamsConfig: `variance_scaling` carries them (proto defaults unless the caller read them).
+inline InitializerSpec InitializerOf(const config::HyperparamsConfig& hp, const InitializerSpec& variance_scaling) {
+  InitializerSpec init;
+  if (hp.initializer == "truncated_normal_initializer" || hp.initializer == "random_normal_initializer") {
+    init.kind = hp.initializer == "random_normal_initializer" ? InitializerKind::kRandomNormal : InitializerKind::kTruncatedNormal;
+    init.mean = static_cast<double>(hp.initializer_mean);
+    init.stddev = static_cast<double>(hp.initializer_stddev);
+  } else if (hp.initializer == "variance_scaling_initializer") {
+    init = variance_scaling;
+    init.kind = InitializerKind::kVarianceScaling;
+  }
+  return init;
+}
+
+// hyperparams_builder._build_slim_regularizer (none when the config names none).
+inline RegularizerSpec RegularizerOf(const config::HyperparamsConfig& hp) {
+  if (hp.regularizer == "l1_regularizer") return {RegularizerKind::kL1, static_cast<double>(hp.regularizer_weight)};
+  if (hp.regularizer == "l2_regularizer") return {RegularizerKind::kL2, static_cast<double>(hp.regularizer_weight)};
+  return {};
+}
+
+// How the conv layers of one part are set up (normalizer, activation, padding, initializer,
+// regularizers). depthwise_regularizer applies to depthwise layers: MobileNet V2's
+// training_scope sets weights_regularizer=None for slim.separable_conv2d.
 struct LayerStyle {
   BatchNormSpec batch_norm;
   std::string activation;
   Padding padding = Padding::kSame;
+  InitializerSpec initializer;
+  RegularizerSpec regularizer;
+  RegularizerSpec depthwise_regularizer;
 };
+
+// The style of a part set up by a config's conv_hyperparams (extra layers, box predictor, an
+// overridden body).
+inline LayerStyle StyleOf(const config::HyperparamsConfig& hp, Padding padding, const InitializerSpec& variance_scaling) {
+  LayerStyle s;
+  s.batch_norm = BatchNormOf(hp);
+  s.activation = ActivationOf(hp);
+  s.padding = padding;
+  s.initializer = InitializerOf(hp, variance_scaling);
+  s.regularizer = RegularizerOf(hp);
+  s.depthwise_regularizer = s.regularizer;
+  return s;
+}
+
+// mobilenet_v1_arg_scope and mobilenet.training_scope (as the SSD extractors call them):
+// weight_decay 0.00004, truncated_normal(stddev=0.09), batch norm decay 0.9997 (V1's default;
+// V2's extractor passes bn_decay=0.9997), epsilon 0.001, center and scale.
+inline LayerStyle MobilenetDefaultStyle(Padding padding) {
+  LayerStyle s;
+  s.batch_norm.present = s.batch_norm.center = s.batch_norm.scale = true;
+  s.batch_norm.decay = 0.9997;
+  s.batch_norm.epsilon = 0.001;
+  s.activation = "RELU_6";
+  s.padding = padding;
+  s.initializer.kind = InitializerKind::kTruncatedNormal;
+  s.initializer.stddev = 0.09;
+  s.regularizer = {RegularizerKind::kL2, 0.00004};
+  s.depthwise_regularizer = s.regularizer;
+  return s;
+}
 
 // Appends layers and their variables to a ModelSpec.
 class SpecBuilder {
@@ -282,6 +385,14 @@ class SpecBuilder {
     l.biases = !style.batch_norm.present;
     l.activation = style.activation;
     l.padding = style.padding;
+    l.initializer = style.initializer;
+    l.regularizer = style.regularizer;
+    return l;
+  }
+  // As Make, for a depthwise layer (its regularizer is the style's depthwise one).
+  static Layer MakeDepthwise(const std::string& prefix, const std::string& name, ModelPart part, const LayerStyle& style) {
+    Layer l = Make(prefix, name, part, style);
+    l.regularizer = style.depthwise_regularizer;
     return l;
   }
 
@@ -321,14 +432,16 @@ struct V1Block {
 inline constexpr V1Block kV1Separable[13] = {{1, 64},  {2, 128}, {1, 128}, {2, 256}, {1, 256}, {2, 512},  {1, 512},
                                              {1, 512}, {1, 512}, {1, 512}, {1, 512}, {2, 1024}, {1, 1024}};
 
-// The body's layer style: mobilenet_v1_arg_scope (batch norm with center and scale, RELU_6), or
-// with override_base_feature_extractor_hyperparams the feature extractor's conv_hyperparams,
-// whose arg_scope is the inner one.
-inline LayerStyle V1BodyStyle(const config::SsdFeatureExtractorConfig& fe, Padding padding) {
-  if (fe.override_base_feature_extractor_hyperparams) {
-    return {BatchNormOf(fe.conv_hyperparams), ActivationOf(fe.conv_hyperparams), padding};
-  }
-  return {{true, true, true}, "RELU_6", padding};
+// The body's layer style: mobilenet_v1_arg_scope(regularize_depthwise=True) (batch norm with
+// center and scale, RELU_6, every weight regularized), or with
+// override_base_feature_extractor_hyperparams the feature extractor's conv_hyperparams, whose
+// arg_scope is the inner one. Batch norm is not fused (the extractor's arg_scope says
+// fused=False).
+inline LayerStyle V1BodyStyle(const config::SsdFeatureExtractorConfig& fe, Padding padding, const InitializerSpec& variance_scaling) {
+  LayerStyle s = fe.override_base_feature_extractor_hyperparams ? StyleOf(fe.conv_hyperparams, padding, variance_scaling)
+                                                                : MobilenetDefaultStyle(padding);
+  s.batch_norm.fused = false;
+  return s;
 }
 
 // Returns the layer indices of the two base feature maps (Conv2d_11_pointwise, Conv2d_13_pointwise).
@@ -342,8 +455,8 @@ inline std::pair<int, int> BuildMobilenetV1Body(SpecBuilder& b, const ModelSpec&
     const V1Block& d = kV1Separable[i - 1];
     const std::string base = "Conv2d_" + std::to_string(i);
     const int64_t in = b.layer(last).out_channels;
-    last = b.Add(Conv(SpecBuilder::Make(spec.scope, base + "_depthwise", ModelPart::kBody, style), LayerOp::kDepthwiseConv2d, 3,
-                      d.stride, in, in, last));
+    last = b.Add(Conv(SpecBuilder::MakeDepthwise(spec.scope, base + "_depthwise", ModelPart::kBody, style), LayerOp::kDepthwiseConv2d,
+                      3, d.stride, in, in, last));
     Layer pw = SpecBuilder::Make(spec.scope, base + "_pointwise", ModelPart::kBody, style);
     pw.padding = Padding::kSame;
     last = b.Add(Conv(std::move(pw), LayerOp::kConv2d, 1, 1, in, ScaledDepth(d.depth, m, md), last));
@@ -382,8 +495,8 @@ inline int AddExpandedConv(SpecBuilder& b, const ModelSpec& spec, const LayerSty
     last = *expand = b.Add(Conv(std::move(e), LayerOp::kConv2d, 1, 1, in, inner, last));
   }
   const int64_t dw_in = b.layer(last).out_channels;
-  last = b.Add(Conv(SpecBuilder::Make(spec.scope, name + "/depthwise", ModelPart::kBody, style), LayerOp::kDepthwiseConv2d, 3,
-                    d.stride, dw_in, dw_in, last));
+  last = b.Add(Conv(SpecBuilder::MakeDepthwise(spec.scope, name + "/depthwise", ModelPart::kBody, style), LayerOp::kDepthwiseConv2d,
+                    3, d.stride, dw_in, dw_in, last));
   Layer p = SpecBuilder::Make(spec.scope, name + "/project", ModelPart::kBody, style);
   p.activation = "NONE";
   p.padding = Padding::kSame;
@@ -411,8 +524,26 @@ inline std::pair<int, int> BuildMobilenetV2Body(SpecBuilder& b, const ModelSpec&
 
 // The body's layer style for V2: V2_DEF's defaults (batch norm with center and scale, RELU_6)
 // are the innermost arg_scope, so override_base_feature_extractor_hyperparams cannot remove the
-// batch norm nor its gamma (hyperparams_builder passes batch-norm settings by arg_scope).
-inline LayerStyle V2BodyStyle(Padding padding) { return {{true, true, true}, "RELU_6", padding}; }
+// batch norm nor its gamma (hyperparams_builder passes batch-norm settings by arg_scope). What
+// V2_DEF does not set comes from mobilenet.training_scope (truncated_normal(0.09); l2(0.00004) on
+// slim.conv2d, none on slim.separable_conv2d; bn decay 0.9997) or, with the override, from the
+// feature extractor's conv_hyperparams (initializer, regularizer on both, and its batch norm's
+// decay, epsilon and train when it has a batch_norm block).
+inline LayerStyle V2BodyStyle(const config::SsdFeatureExtractorConfig& fe, Padding padding, const InitializerSpec& variance_scaling) {
+  LayerStyle s = MobilenetDefaultStyle(padding);
+  s.depthwise_regularizer = {};
+  if (fe.override_base_feature_extractor_hyperparams) {
+    const LayerStyle o = StyleOf(fe.conv_hyperparams, padding, variance_scaling);
+    s.initializer = o.initializer;
+    s.regularizer = s.depthwise_regularizer = o.regularizer;
+    if (o.batch_norm.present) {
+      s.batch_norm.decay = o.batch_norm.decay;
+      s.batch_norm.epsilon = o.batch_norm.epsilon;
+      s.batch_norm.train = o.batch_norm.train;
+    }
+  }
+  return s;
+}
 
 // ---- SSD extra layers (feature_map_generators.multi_resolution_feature_maps) -----------
 
@@ -435,8 +566,8 @@ inline void BuildExtraLayers(SpecBuilder& b, ModelSpec& spec, const std::string&
     int last = b.Add(Conv(std::move(one), LayerOp::kConv2d, 1, 1, b.layer(input).out_channels, half, input));
     const std::string name = base_from_layer + "_2_Conv2d_" + index + "_3x3_s2_" + std::to_string(full);
     if (spec.use_depthwise) {
-      last = b.Add(Conv(SpecBuilder::Make(spec.scope, name + "_depthwise", ModelPart::kExtra, style), LayerOp::kDepthwiseConv2d, 3,
-                        2, half, half, last));
+      last = b.Add(Conv(SpecBuilder::MakeDepthwise(spec.scope, name + "_depthwise", ModelPart::kExtra, style),
+                        LayerOp::kDepthwiseConv2d, 3, 2, half, half, last));
       Layer pw = SpecBuilder::Make(spec.scope, name, ModelPart::kExtra, style);
       pw.padding = Padding::kSame;
       last = b.Add(Conv(std::move(pw), LayerOp::kConv2d, 1, 1, half, full, last));
@@ -454,9 +585,15 @@ inline void BuildExtraLayers(SpecBuilder& b, ModelSpec& spec, const std::string&
 // depth > 0), then the heads BoxEncodingPredictor (A*box_code_size) and ClassPredictor
 // (A*num_class_slots): a kxk conv with biases and no activation, or with use_depthwise a kxk
 // depthwise '<head>_depthwise' (the predictor's conv_hyperparams) and a 1x1 conv '<head>'.
-inline void BuildBoxPredictor(SpecBuilder& b, ModelSpec& spec, const config::ConvolutionalBoxPredictorConfig& p) {
-  const LayerStyle style{BatchNormOf(p.conv_hyperparams), ActivationOf(p.conv_hyperparams), Padding::kSame};
-  const LayerStyle head_style{{}, "NONE", Padding::kSame};
+// Every layer takes the predictor's initializer and regularizer (its arg_scope); the class bias
+// starts at class_prediction_bias_init only in the plain head (class_head.py passes no
+// biases_initializer to the 1x1 conv after a depthwise head, so that one starts at 0).
+inline void BuildBoxPredictor(SpecBuilder& b, ModelSpec& spec, const config::ConvolutionalBoxPredictorConfig& p,
+                              const InitializerSpec& variance_scaling) {
+  const LayerStyle style = StyleOf(p.conv_hyperparams, Padding::kSame, variance_scaling);
+  LayerStyle head_style = style;
+  head_style.batch_norm = {};
+  head_style.activation = "NONE";
   const bool scoped = spec.feature_maps.size() > 1;
   for (size_t i = 0; i < spec.feature_maps.size(); ++i) {
     const FeatureMap& fm = spec.feature_maps[i];
@@ -483,11 +620,12 @@ inline void BuildBoxPredictor(SpecBuilder& b, ModelSpec& spec, const config::Con
       int input = net;
       int64_t kernel = k;
       if (p.use_depthwise) {
-        Layer dw = SpecBuilder::Make(prefix, std::string(head) + "_depthwise", ModelPart::kBoxPredictor, style);
+        Layer dw = SpecBuilder::MakeDepthwise(prefix, std::string(head) + "_depthwise", ModelPart::kBoxPredictor, style);
         input = b.Add(start(Conv(std::move(dw), LayerOp::kDepthwiseConv2d, k, 1, channels, channels, net), net));
         kernel = 1;
       }
       Layer h = SpecBuilder::Make(prefix, head, ModelPart::kBoxPredictor, head_style);
+      if (!p.use_depthwise && std::string_view(head) == "ClassPredictor") h.bias_init = static_cast<double>(p.class_prediction_bias_init);
       b.Add(start(Conv(std::move(h), LayerOp::kConv2d, kernel, 1, channels, outputs, input), input));
     }
   }
@@ -537,6 +675,20 @@ inline void AttachAnchors(ModelSpec& spec, const config::SsdAnchorGeneratorConfi
 struct BuildOptions {
   // SsdFeatureExtractor.num_layers (default 6): the first num_layers entries of the layout.
   int64_t num_layers = 6;
+  // The variance_scaling_initializer fields of feature_extractor.conv_hyperparams and
+  // box_predictor's conv_hyperparams (not in config::HyperparamsConfig; the PipelineConfig
+  // overload reads them). Defaults: the proto's factor 2.0, FAN_IN, normal.
+  InitializerSpec feature_extractor_variance_scaling = ProtoVarianceScaling();
+  InitializerSpec box_predictor_variance_scaling = ProtoVarianceScaling();
+
+  static InitializerSpec ProtoVarianceScaling() {
+    InitializerSpec s;
+    s.kind = InitializerKind::kVarianceScaling;
+    s.factor = 2.0;
+    s.mode = FanMode::kFanIn;
+    s.uniform = false;
+    return s;
+  }
 };
 
 // The model of `c`. Throws ArgumentError for an unsupported feature extractor, box predictor
@@ -556,6 +708,10 @@ inline ModelSpec BuildModelSpec(const config::SsdModelConfig& c, const BuildOpti
   spec.num_classes = c.num_classes;
   spec.num_class_slots = c.num_classes + (c.add_background_class ? 1 : 0);
   spec.box_code_size = c.box_predictor.convolutional.box_code_size;
+  spec.freeze_batchnorm = c.freeze_batchnorm;
+  spec.apply_sigmoid_to_scores = c.box_predictor.convolutional.apply_sigmoid_to_scores;
+  spec.use_dropout = c.box_predictor.convolutional.use_dropout;
+  spec.dropout_keep_probability = static_cast<double>(c.box_predictor.convolutional.dropout_keep_probability);
   if (c.image_resizer.kind == "fixed_shape_resizer") {
     spec.input_height = c.image_resizer.height;
     spec.input_width = c.image_resizer.width;
@@ -568,23 +724,45 @@ inline ModelSpec BuildModelSpec(const config::SsdModelConfig& c, const BuildOpti
 
   detail::SpecBuilder b(&spec);
   const Padding padding = fe.use_explicit_padding ? Padding::kExplicit : Padding::kSame;
-  const std::pair<int, int> base = v1 ? detail::BuildMobilenetV1Body(b, spec, detail::V1BodyStyle(fe, padding))
-                                      : detail::BuildMobilenetV2Body(b, spec, detail::V2BodyStyle(padding));
+  const InitializerSpec& fe_vs = options.feature_extractor_variance_scaling;
+  const std::pair<int, int> base = v1 ? detail::BuildMobilenetV1Body(b, spec, detail::V1BodyStyle(fe, padding, fe_vs))
+                                      : detail::BuildMobilenetV2Body(b, spec, detail::V2BodyStyle(fe, padding, fe_vs));
   const std::string key0 = v1 ? "Conv2d_11_pointwise" : "layer_15/expansion_output";
   const std::string key1 = v1 ? "Conv2d_13_pointwise" : "layer_19";
   spec.feature_maps.resize(num_maps);
   spec.feature_maps[0] = FeatureMap{key0, static_cast<size_t>(base.first), b.layer(base.first).out_channels, 0};
   if (num_maps > 1) spec.feature_maps[1] = FeatureMap{key1, static_cast<size_t>(base.second), b.layer(base.second).out_channels, 0};
-  const detail::LayerStyle extra_style{detail::BatchNormOf(fe.conv_hyperparams), detail::ActivationOf(fe.conv_hyperparams), padding};
+  detail::LayerStyle extra_style = detail::StyleOf(fe.conv_hyperparams, padding, fe_vs);
+  extra_style.batch_norm.fused = !v1;  // the V1 extractor's fused=False scope covers the extra layers too
   detail::BuildExtraLayers(b, spec, num_maps > 1 ? key1 : key0, extra_style, num_maps);
   for (size_t i = 0; i < num_maps; ++i) spec.layers[spec.feature_maps[i].layer].feature_map = static_cast<int>(i);
 
   detail::AttachAnchors(spec, c.anchor_generator.ssd);
-  detail::BuildBoxPredictor(b, spec, c.box_predictor.convolutional);
+  detail::BuildBoxPredictor(b, spec, c.box_predictor.convolutional, options.box_predictor_variance_scaling);
   return spec;
 }
 
-// The model of a pipeline.config's model.ssd (with feature_extractor.num_layers read from it).
+namespace detail {
+
+// The variance_scaling_initializer of the Hyperparams at `hyperparams` (proto defaults for
+// fields not written).
+inline InitializerSpec ReadVarianceScaling(const config::PipelineConfig& cfg, const std::string& hyperparams) {
+  const std::string at = hyperparams + ".initializer.variance_scaling_initializer.";
+  InitializerSpec s = BuildOptions::ProtoVarianceScaling();
+  const auto last = [&](const char* field) { return cfg.GetWithDefault(at + field).values.back(); };
+  s.factor = last("factor").AsDouble();
+  s.uniform = last("uniform").AsBool();
+  const config::Value mode = last("mode");
+  const std::string name = mode.IsInteger() ? std::to_string(mode.AsInt64()) : mode.AsEnum();
+  if (name == "FAN_OUT" || name == "1") s.mode = FanMode::kFanOut;
+  if (name == "FAN_AVG" || name == "2") s.mode = FanMode::kFanAvg;
+  return s;
+}
+
+}  // namespace detail
+
+// The model of a pipeline.config's model.ssd (with feature_extractor.num_layers and the
+// variance-scaling initializer fields read from it).
 inline ModelSpec BuildModelSpec(const config::PipelineConfig& cfg) {
   if (!cfg.ssd()) {
     const std::string arch = cfg.meta_arch_name().empty() ? "no model" : "model." + cfg.meta_arch_name();
@@ -593,6 +771,9 @@ inline ModelSpec BuildModelSpec(const config::PipelineConfig& cfg) {
   BuildOptions options;
   const config::FieldLookup n = cfg.GetWithDefault("model.ssd.feature_extractor.num_layers");
   if (!n.values.empty()) options.num_layers = n.values.back().AsInt64();
+  options.feature_extractor_variance_scaling = detail::ReadVarianceScaling(cfg, "model.ssd.feature_extractor.conv_hyperparams");
+  options.box_predictor_variance_scaling =
+      detail::ReadVarianceScaling(cfg, "model.ssd.box_predictor.convolutional_box_predictor.conv_hyperparams");
   return BuildModelSpec(*cfg.ssd(), options);
 }
 
