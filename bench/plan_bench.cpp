@@ -14,6 +14,7 @@
 //
 //   bench_plan [--sizes 10000,100000,1000000] [--runs 3] [--profile warmstart]
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -127,6 +128,12 @@ std::vector<size_t> ParseSizes(const char* s) {
   return out;
 }
 
+long MinorFaults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,17 +167,20 @@ int main(int argc, char** argv) {
   for (size_t n : sizes) {
     const Inputs in = Make(n);
     double best = 1e30, base = 1e30, first = 0;
+    long first_faults = 0;
     size_t restored = 0, frozen = 0;
     for (int r = 0; r < runs; ++r) {
       base = std::min(base, Baseline(in));
       // MakePlan takes the model list by value; a caller done with its list moves it in, so
       // the copy this loop needs is not timed.
       std::vector<ModelVariable> model = in.model;
+      const long faults0 = MinorFaults();
       const auto t0 = Clock::now();
       const RestorePlan plan = MakePlan(std::move(model), &in.ckpt, settings, options);
       const auto t1 = Clock::now();
       best = std::min(best, Seconds(t0, t1));
       if (r == 0) first = Seconds(t0, t1);
+      if (r == 0) first_faults = MinorFaults() - faults0;
       const RestorePlan::Counts c = plan.counts();
       restored = c.restored;
       frozen = c.frozen;
@@ -178,9 +188,9 @@ int main(int argc, char** argv) {
     const double per_var = best / static_cast<double>(n) * 1e9;
     if (first_per_var == 0) first_per_var = per_var;
     last_per_var = per_var;
-    std::printf("plan %8zu variables x %8zu keys: best %7.3f s (%5.0f ns/variable), first %7.3f s; baseline %6.3f s, "
+    std::printf("plan %8zu variables x %8zu keys: best %7.3f s (%5.0f ns/variable), first %7.3f s (%ld page faults); baseline %6.3f s, "
                 "ratio %4.1f; restored %zu, frozen %zu%s\n",
-                n, in.ckpt.size(), best, per_var, first, base, best / base, restored, frozen,
+                n, in.ckpt.size(), best, per_var, first, first_faults, base, best / base, restored, frozen,
                 n == 1000000 ? (best < 2.0 ? "  [goal < 2 s: met]" : "  [goal < 2 s: MISSED]") : "");
   }
   if (sizes.size() > 1) {
