@@ -1,5 +1,8 @@
 # Entry points (see README.md):
-#   make demo    build the CLI (release preset), inspect a checkpoint and plan a fine-tune from it
+#   make demo    build warmstart-finetune (release preset) and run the fine-tuning demo:
+#                pretrain on four shape classes, fine-tune to three new ones, compare with
+#                training from scratch (examples/finetune/demo.sh; about 3 minutes on 2 cores)
+#   make inspect-demo  build the CLI, inspect a checkpoint and plan a fine-tune from it
 #   make test    configure, build and run every test with the ci preset (-Werror)
 #   make asan    the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   build the benchmarks (release preset) and run each once
@@ -19,7 +22,7 @@ PACKAGES := build-essential cmake libeigen3-dev nlohmann-json3-dev catch2 libcli
 # examples/demo/make_demo_checkpoint writes to build/release/demo/.
 DEMO_CKPT ?=
 
-.PHONY: all deps test demo asan bench clean
+.PHONY: all deps test demo inspect-demo asan bench clean
 
 all: test
 
@@ -44,8 +47,10 @@ test: deps
 	cd "$(ROOT)" && cmake --preset ci && cmake --build --preset ci -j$(JOBS) && ctest --preset ci
 
 demo: deps
-	@if [ ! -f "$(ROOT)/examples/cli/warmstart_cli.cpp" ]; then \
-	  echo "demo: the CLI (examples/cli/warmstart_cli.cpp) is not written yet" >&2; exit 1; fi
+	cd "$(ROOT)" && cmake --preset release && cmake --build --preset release -j$(JOBS) --target warmstart_finetune
+	cd "$(ROOT)" && examples/finetune/demo.sh build/release/warmstart-finetune
+
+inspect-demo: deps
 	cd "$(ROOT)" && cmake --preset release && cmake --build --preset release -j$(JOBS) --target warmstart_cli make_demo_checkpoint
 	@ckpt="$(DEMO_CKPT)"; \
 	if [ -z "$$ckpt" ]; then \

@@ -46,10 +46,10 @@ inline bool RequireCli() {
   return false;
 }
 
-// Runs `warmstart args...` with stdin closed, capturing stdout, stderr and the exit code.
-inline Run RunCli(const std::vector<std::string>& args) {
+// Runs `program args...` with stdin closed, capturing stdout, stderr and the exit code.
+inline Run RunProgram(const std::filesystem::path& program, const std::vector<std::string>& args) {
   TempDir capture;
-  std::string command = ShellQuote(CliPath().string());
+  std::string command = ShellQuote(program.string());
   for (const std::string& a : args) command += " " + ShellQuote(a);
   command += " >" + ShellQuote((capture / "out").string()) + " 2>" + ShellQuote((capture / "err").string()) +
              " </dev/null";
@@ -60,6 +60,9 @@ inline Run RunCli(const std::vector<std::string>& args) {
   r.err = ReadFile(capture / "err");
   return r;
 }
+
+// Runs `warmstart args...` (RunProgram of CliPath()).
+inline Run RunCli(const std::vector<std::string>& args) { return RunProgram(CliPath(), args); }
 
 inline std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
