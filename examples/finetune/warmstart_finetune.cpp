@@ -194,7 +194,18 @@ std::vector<LossPoint> ReadLossLog(const std::string& path) {
       // A line cut by a crash: skip it.
     }
   }
-  return out;
+  // After a restart the steps since the last checkpoint are trained (and logged) again: the
+  // last entry of a step wins, in step order.
+  std::stable_sort(out.begin(), out.end(), [](const LossPoint& a, const LossPoint& b) { return a.step < b.step; });
+  std::vector<LossPoint> unique;
+  for (const LossPoint& p : out) {
+    if (!unique.empty() && unique.back().step == p.step) {
+      unique.back() = p;
+    } else {
+      unique.push_back(p);
+    }
+  }
+  return unique;
 }
 
 ws::image::Image ToImage(const ws::image::FloatImage& f) { return ws::data::ToUint8(f); }
@@ -203,15 +214,15 @@ ws::image::Image ToImage(const ws::image::FloatImage& f) { return ws::data::ToUi
 ws::image::Image DetectionGrid(const std::vector<ws::data::DetectionExample>& examples,
                                const std::vector<ws::ssd::Detections<float>>& dets, int count, int height, int width,
                                const std::vector<std::string>& names) {
-  const int n = std::min<int>(count, static_cast<int>(std::min(examples.size(), dets.size())));
-  const int cols = std::min(n, 4), rows = (n + cols - 1) / std::max(cols, 1);
+  const int n = std::max(1, std::min<int>(count, static_cast<int>(std::min(examples.size(), dets.size()))));
+  const int cols = std::min(n, 4), rows = (n + cols - 1) / cols;
   const int scale = std::max(1, 256 / std::max(height, width));
   const int cell_h = height * scale, cell_w = width * scale, gap = 4;
   ws::image::Image grid = ws::image::Image::Zeros(rows * cell_h + (rows + 1) * gap, cols * cell_w + (cols + 1) * gap, 3);
   std::fill(grid.pixels.begin(), grid.pixels.end(), uint8_t{255});
   std::vector<std::string> label_names;
   for (size_t i = 1; i < names.size(); ++i) label_names.push_back(names[i]);
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < n && static_cast<size_t>(i) < std::min(examples.size(), dets.size()); ++i) {
     const ws::image::FloatImage resized = ws::image::ResizeBilinear(examples[static_cast<size_t>(i)].image, cell_h, cell_w);
     ws::image::Image cell = ToImage(resized);
     const ws::ssd::Detections<float>& d = dets[static_cast<size_t>(i)];
@@ -236,6 +247,14 @@ ws::image::Image DetectionGrid(const std::vector<ws::data::DetectionExample>& ex
 }
 
 int Run(const Flags& f) {
+  Progress::Mode mode = Progress::Mode::kText;
+  if (f.log_format == "json") {
+    mode = Progress::Mode::kJson;
+  } else if (f.log_format == "auto" && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO)) {
+    mode = Progress::Mode::kBar;
+  }
+  // With --log-format json stdout carries only JSON lines; everything else goes to stderr.
+  FILE* info = mode == Progress::Mode::kJson ? stderr : stdout;
   const ws::config::PipelineConfig cfg = ws::config::PipelineConfig::Load(f.config);
   ws::train::TrainerOptions options;
   options.plan.profile = ws::restore::ParseProfile(f.profile);
@@ -247,7 +266,8 @@ int Run(const Flags& f) {
 
   const int64_t num_steps = f.num_steps >= 0 ? f.num_steps : static_cast<int64_t>(cfg.train().num_steps);
   if (num_steps <= 0) {
-    throw UsageError(f.config + ": train_config.num_steps is 0 (train forever); give --num_steps N");
+    throw UsageError(f.num_steps >= 0 ? "--num_steps must be at least 1"
+                                      : f.config + ": train_config.num_steps is 0 (train forever); give --num_steps N");
   }
   const int64_t batch_size = f.batch_size > 0 ? f.batch_size : static_cast<int64_t>(cfg.train().batch_size);
   if (batch_size <= 0) throw UsageError(f.config + ": train_config.batch_size is 0; give --batch_size N");
@@ -259,29 +279,33 @@ int Run(const Flags& f) {
 
   fs::create_directories(f.model_dir);
   const ws::train::StartReport start = trainer.Start(f.model_dir);
-  std::printf("warmstart-finetune: %s, %dx%d, %d classes; model_dir %s\n",
+  std::fprintf(info, "warmstart-finetune: %s, %dx%d, %d classes; model_dir %s\n",
               trainer.ssd_options().feature_extractor_type.c_str(), trainer.input_height(), trainer.input_width(),
               trainer.ssd_options().num_classes, f.model_dir.c_str());
-  std::printf("train input: %s; batch %lld; optimizer %s\n", train_source->Describe().c_str(),
+  std::fprintf(info, "train input: %s; batch %lld; optimizer %s\n", train_source->Describe().c_str(),
               static_cast<long long>(batch_size), trainer.optimizer().name());
   if (start.kind == ws::train::StartKind::kResumed) {
-    std::printf("resuming from %s at step %lld (fine_tune_checkpoint ignored, as TF does)\n", start.checkpoint.c_str(),
+    std::fprintf(info, "resuming from %s at step %lld (fine_tune_checkpoint ignored, as TF does)\n", start.checkpoint.c_str(),
                 static_cast<long long>(start.global_step));
   } else if (start.kind == ws::train::StartKind::kFineTuned) {
-    std::printf("fine-tuning from %s\n%s", start.checkpoint.c_str(), start.plan.Summary().c_str());
+    std::fprintf(info, "fine-tuning from %s\n%s", start.checkpoint.c_str(), start.plan.Summary().c_str());
   } else {
-    std::printf("training from scratch (no fine_tune_checkpoint)\n");
+    std::fprintf(info, "training from scratch (no fine_tune_checkpoint)\n");
   }
-  std::printf("training %zu variables (%lld parameters); %zu frozen\n", start.trained_variables,
+  if (start.kind != ws::train::StartKind::kFineTuned) {
+    for (const ws::restore::Diagnostic& d : start.plan.diagnostics) {
+      if (d.level == ws::restore::Diagnostic::Level::kNote) continue;
+      std::fprintf(info, "%s: %s\n", ws::restore::Diagnostic::LevelName(d.level), d.message.c_str());
+    }
+  }
+  if (cfg.eval().use_moving_averages && trainer.moving_average() == nullptr) {
+    std::fprintf(info, "warning: eval_config.use_moving_averages is set but the optimizer keeps no moving averages "
+                       "(use_moving_average: false): the variables themselves are evaluated\n");
+  }
+  std::fprintf(info, "training %zu variables (%lld parameters); %zu frozen\n", start.trained_variables,
               static_cast<long long>(start.trained_parameters), start.frozen_variables);
-  std::fflush(stdout);
+  std::fflush(info);
 
-  Progress::Mode mode = Progress::Mode::kText;
-  if (f.log_format == "json") {
-    mode = Progress::Mode::kJson;
-  } else if (f.log_format == "auto" && isatty(STDERR_FILENO)) {
-    mode = Progress::Mode::kBar;
-  }
   const std::string log_path = (fs::path(f.model_dir) / "train_log.jsonl").string();
   std::ofstream loss_log(log_path, std::ios::app);
   if (!loss_log) throw ws::IoError(ws::ErrorContext(log_path), "cannot open for appending");
@@ -302,7 +326,15 @@ int Run(const Flags& f) {
     std::vector<ws::data::FloatDetectionExample> prepared;
     for (int64_t i = 0; i < batch_size; ++i) {
       const uint64_t k = static_cast<uint64_t>(trainer.global_step() * batch_size + i);
-      const ws::data::DetectionExample ex = train_source->Get(order.At(k));
+      const uint64_t index = order.At(k);
+      const ws::data::DetectionExample ex = train_source->Get(index);
+      for (const int32_t label : ex.labels) {
+        if (label < 1 || label > trainer.ssd_options().num_classes) {
+          throw ws::FormatError(ws::ErrorContext(train_source->Name(index)),
+                                "label " + std::to_string(label) + " is outside [1, num_classes = " +
+                                    std::to_string(trainer.ssd_options().num_classes) + "] of " + f.config);
+        }
+      }
       ws::data::Rng rng(ws::data::Rng::Derive(f.seed ^ 0xa5a5a5a5ULL, k));
       prepared.push_back(
           ws::train::PrepareExample(ex, &augmenter, &rng, trainer.input_height(), trainer.input_width()));
@@ -322,16 +354,26 @@ int Run(const Flags& f) {
       trainer.Save(f.model_dir);
     }
   }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   const double train_seconds = std::chrono::duration<double>(Clock::now() - train_start).count();
-  const std::string saved = trainer.Save(f.model_dir);
+  // A run resumed at (or past) num_steps trains nothing: its checkpoint is already there.
+  const std::string saved = trainer.global_step() == first_step
+                                ? ws::ssd::TrainingCheckpointPrefix(f.model_dir, trainer.global_step())
+                                : trainer.Save(f.model_dir);
   if (mode == Progress::Mode::kBar && interrupted) std::fprintf(stderr, "\n");
   const int64_t trained_steps = trainer.global_step() - first_step;
-  std::printf("saved %s (step %lld); %lld steps in %s s, %s steps/s, %s images/s\n", saved.c_str(),
-              static_cast<long long>(trainer.global_step()), static_cast<long long>(trained_steps),
-              Fixed(train_seconds, 1).c_str(), Fixed(train_seconds > 0 ? trained_steps / train_seconds : 0, 2).c_str(),
-              Fixed(train_seconds > 0 ? trained_steps * batch_size / train_seconds : 0, 1).c_str());
+  if (trained_steps == 0) {
+    std::fprintf(info, "0 steps to train: %s is at step %lld (num_steps %lld)\n", saved.c_str(),
+                 static_cast<long long>(trainer.global_step()), static_cast<long long>(num_steps));
+  } else {
+    std::fprintf(info, "saved %s (step %lld); %lld steps in %s s, %s steps/s, %s images/s\n", saved.c_str(),
+                 static_cast<long long>(trainer.global_step()), static_cast<long long>(trained_steps),
+                 Fixed(train_seconds, 1).c_str(), Fixed(train_seconds > 0 ? trained_steps / train_seconds : 0, 2).c_str(),
+                 Fixed(train_seconds > 0 ? trained_steps * batch_size / train_seconds : 0, 1).c_str());
+  }
   if (interrupted) {
-    std::printf("interrupted: resume with the same command\n");
+    std::fprintf(info, "interrupted: resume with the same command\n");
     return kExitInterrupted;
   }
 
@@ -345,10 +387,10 @@ int Run(const Flags& f) {
     uint64_t count = eval_source->size();
     const uint64_t limit = f.eval_examples > 0 ? static_cast<uint64_t>(f.eval_examples) : cfg.eval().num_examples;
     if (limit > 0) count = std::min(count, limit);
-    std::vector<ws::data::DetectionExample> examples;
-    for (uint64_t i = 0; i < count; ++i) examples.push_back(eval_source->Get(i));
     const auto eval_start = Clock::now();
-    const ws::train::EvalResult r = trainer.Evaluate(examples, 8, cfg.eval().use_moving_averages);
+    const ws::train::EvalResult r =
+        trainer.Evaluate(count, [&](uint64_t i) { return eval_source->Get(i); }, 8, cfg.eval().use_moving_averages,
+                         static_cast<size_t>(f.draw));
     const double eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
 
     const fs::path eval_dir = fs::path(f.model_dir) / "eval";
@@ -377,9 +419,13 @@ int Run(const Flags& f) {
     const std::string metrics_path = (eval_dir / "metrics.json").string();
     std::ofstream(metrics_path) << j.dump(2) << "\n";
 
-    const std::string grid_path = (eval_dir / "detections.png").string();
-    ws::image::WritePng(grid_path, DetectionGrid(examples, r.detections, f.draw, trainer.input_height(),
-                                                 trainer.input_width(), names));
+    std::string written = metrics_path;
+    if (f.draw > 0) {
+      const std::string grid_path = (eval_dir / "detections.png").string();
+      ws::image::WritePng(grid_path, DetectionGrid(r.kept, r.detections, f.draw, trainer.input_height(),
+                                                   trainer.input_width(), names));
+      written += ", " + grid_path;
+    }
     const std::vector<LossPoint> points = ReadLossLog(log_path);
     std::vector<float> xs, ys;
     for (const LossPoint& p : points) {
@@ -390,10 +436,12 @@ int Run(const Flags& f) {
     chart.title = "total loss by step";
     const std::string curve_path = (eval_dir / "loss_curve.png").string();
     ws::image::WritePng(curve_path, ws::image::LineChart(ys, xs, chart));
-    std::printf("eval on %zu images (%s s): mAP@[.5:.95] %s, mAP@0.5 %s, mAP@0.75 %s\n", r.num_images,
-                Fixed(eval_seconds, 1).c_str(), Fixed(r.metrics.map, 3).c_str(), Fixed(r.metrics.map50, 3).c_str(),
+    written += ", " + curve_path;
+    std::fprintf(info, "eval on %zu images (%s s%s): mAP@[.5:.95] %s, mAP@0.5 %s, mAP@0.75 %s\n", r.num_images,
+                Fixed(eval_seconds, 1).c_str(), r.used_moving_averages ? ", moving averages" : "",
+                Fixed(r.metrics.map, 3).c_str(), Fixed(r.metrics.map50, 3).c_str(),
                 Fixed(r.metrics.map75, 3).c_str());
-    std::printf("wrote %s, %s, %s\n", metrics_path.c_str(), grid_path.c_str(), curve_path.c_str());
+    std::fprintf(info, "wrote %s\n", written.c_str());
   }
   return kExitOk;
 }

@@ -388,7 +388,7 @@ TEST_CASE("reader: VerifyAll checks an intact DT_VARIANT tensor instead of faili
 // ---------------------------------------------------------------------------
 // Shards, endianness, alignment
 
-TEST_CASE("reader: three shards, opened lazily; a missing shard fails only its tensors", "[bundle][reader][shards]") {
+TEST_CASE("reader: three shards, opened lazily, a missing shard fails only its tensors", "[bundle][reader][shards]") {
   BundleOptions o;
   o.num_shards = 3;
   BundleBuilder b(o);
@@ -428,7 +428,7 @@ TEST_CASE("reader: three shards, opened lazily; a missing shard fails only its t
                        Says("m.data-00000-of-00003: key 'a': data file is missing (shard 0 of 3)"));
 }
 
-TEST_CASE("reader: a big-endian bundle reads as the little-endian values; View is refused", "[bundle][reader][endian]") {
+TEST_CASE("reader: a big-endian bundle reads as the little-endian values, View is refused", "[bundle][reader][endian]") {
   BundleOptions o;
   o.big_endian = true;
   BundleBuilder b(o);
@@ -1055,7 +1055,7 @@ TEST_CASE("reader: a malformed entry or header value is a FormatError", "[bundle
   CHECK_THROWS_MATCHES(OpenBundle(header), FormatError, Says("truncated varint in BundleHeaderProto"));
 }
 
-TEST_CASE("reader: Entry copies share the verification flag; foreign entries are refused", "[bundle][reader]") {
+TEST_CASE("reader: Entry copies share the verification flag, foreign entries are refused", "[bundle][reader]") {
   BundleBuilder b;
   b.AddValues("a", {1}, std::vector<float>{1});
   Files files = b.Build("m");

@@ -220,7 +220,7 @@ TEST_CASE("rename maps a scope, an exact name and leaves the rest", "[convert][c
   CHECK(c.Read<float>("head/b") == std::vector<float>{8.f});
 }
 
-TEST_CASE("rename '/' prefixes every name; an exact map wins over it", "[convert][cli]") {
+TEST_CASE("rename '/' prefixes every name, an exact map wins over it", "[convert][cli]") {
   if (!RequireCli()) return;
   TempDir tmp;
   const std::string src = WriteModel(tmp / "src");

@@ -49,9 +49,9 @@ TEST_CASE("warmstart-finetune: trains, evaluates, writes checkpoints and PNGs, r
                                             "3", "--eval", "--log-format", "json", "--log_every", "1", "--threads", "1"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
+  // stdout: JSON lines only; the report goes to stderr.
   std::vector<int64_t> steps;
   for (const std::string& line : Lines(r.out)) {
-    if (line.empty() || line[0] != '{') continue;
     const nlohmann::json j = nlohmann::json::parse(line);
     steps.push_back(j.at("step").get<int64_t>());
     CHECK(j.at("num_steps") == 3);
@@ -59,8 +59,8 @@ TEST_CASE("warmstart-finetune: trains, evaluates, writes checkpoints and PNGs, r
     CHECK(j.contains("eta_seconds"));
   }
   CHECK(steps == std::vector<int64_t>{1, 2, 3});
-  CHECK(r.out.find("training from scratch") != std::string::npos);
-  CHECK(r.out.find("eval on 6 images") != std::string::npos);
+  CHECK(r.err.find("training from scratch") != std::string::npos);
+  CHECK(r.err.find("eval on 6 images") != std::string::npos);
 
   CHECK(fs::is_regular_file(model_dir / "model.ckpt-3.index"));
   CHECK(fs::is_regular_file(model_dir / "checkpoint"));
@@ -83,6 +83,18 @@ TEST_CASE("warmstart-finetune: trains, evaluates, writes checkpoints and PNGs, r
   CHECK(again.out.find("step 5/5: loss") != std::string::npos);
   CHECK(again.out.find("saved " + (model_dir / "model.ckpt-5").string() + " (step 5)") != std::string::npos);
   CHECK(Lines(ws::test::cli::ReadFile(model_dir / "train_log.jsonl")).size() == 5);
+
+  // Already at num_steps: nothing trained, the checkpoint is not rewritten; --draw 0 draws nothing.
+  const auto written = fs::last_write_time(model_dir / "model.ckpt-5.index");
+  fs::remove(model_dir / "eval" / "detections.png");
+  const Run done = RunProgram(FinetunePath(), {"--config", config.string(), "--model_dir", model_dir.string(),
+                                               "--num_steps", "5", "--eval", "--draw", "0"});
+  INFO(done.out << done.err);
+  REQUIRE(done.exit_code == 0);
+  CHECK(done.out.find("0 steps") != std::string::npos);
+  CHECK(fs::last_write_time(model_dir / "model.ckpt-5.index") == written);
+  CHECK_FALSE(fs::exists(model_dir / "eval" / "detections.png"));
+  CHECK(fs::exists(model_dir / "eval" / "metrics.json"));
 }
 
 TEST_CASE("warmstart-finetune: usage errors exit 2, bad input exits 1 naming the file", "[cli][finetune]") {
@@ -102,10 +114,30 @@ TEST_CASE("warmstart-finetune: usage errors exit 2, bad input exits 1 naming the
   r = RunProgram(FinetunePath(), {"--config", config.string(), "--model_dir", (dir / "m").string(), "--profile", "tf3"});
   CHECK(r.exit_code == 2);
 
+  ws::test::TinyConfig bad_pattern;
+  bad_pattern.train_extra = "freeze_variables: \"FeatureExtractor/(\"";
+  std::ofstream(dir / "pattern.config") << ws::test::TinyConfigText(bad_pattern);
+  r = RunProgram(FinetunePath(), {"--config", (dir / "pattern.config").string(), "--model_dir", (dir / "m").string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("pattern.config") != std::string::npos);
+  CHECK(r.err.find("FeatureExtractor/(") != std::string::npos);
+  CHECK(r.err.find("nothing left to train") == std::string::npos);
+
   ws::test::TinyConfig bad;
   bad.train_input = "shapes://circle,hexagon";
   std::ofstream(dir / "bad.config") << ws::test::TinyConfigText(bad);
   r = RunProgram(FinetunePath(), {"--config", (dir / "bad.config").string(), "--model_dir", (dir / "m").string()});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("unknown class 'hexagon'") != std::string::npos);
+  CHECK(r.err.find("shapes://circle,hexagon") != std::string::npos);
+
+  // A label the model cannot have names the example.
+  ws::test::TinyConfig labels;
+  labels.num_classes = 1;
+  std::ofstream(dir / "labels.config") << ws::test::TinyConfigText(labels);
+  r = RunProgram(FinetunePath(), {"--config", (dir / "labels.config").string(), "--model_dir", (dir / "l").string(),
+                                  "--num_steps", "2"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("shapes://circle,square,triangle?seed=3: example") != std::string::npos);
+  CHECK(r.err.find("outside [1, num_classes = 1]") != std::string::npos);
 }

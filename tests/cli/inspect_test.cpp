@@ -489,7 +489,7 @@ TEST_CASE("inspect: usage errors are exit 2, --help and --version exit 0", "[cli
   CHECK(version.out == "0.1.0\n");
 }
 
-TEST_CASE("inspect --tensor_name prints a scalar; an unknown name is exit 1 with a suggestion", "[cli][realdata]") {
+TEST_CASE("inspect --tensor_name prints a scalar, an unknown name is exit 1 with a suggestion", "[cli][realdata]") {
   fs::path dir;
   if (!RequireCli() || !RequireRealData("checkpoints/tf1-saver-adam", &dir)) return;
   const std::string prefix = (dir / "model.ckpt").string();
@@ -558,7 +558,7 @@ TEST_CASE("inspect --stats agrees with the library", "[cli][realdata]") {
   CHECK(Lines(all.out).size() == 35);
 }
 
-TEST_CASE("inspect --object-graph describes a TF2 checkpoint; TF1 says it has none", "[cli][realdata]") {
+TEST_CASE("inspect --object-graph describes a TF2 checkpoint, TF1 says it has none", "[cli][realdata]") {
   fs::path tf2, tf1;
   if (!RequireCli() || !RequireRealData("checkpoints/tf2-keras-save-weights-2shards", &tf2) ||
       !RequireRealData("checkpoints/tf1-saver-adam", &tf1)) {

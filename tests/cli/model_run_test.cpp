@@ -215,7 +215,7 @@ TEST_CASE("warmstart model run: detections and raw predictions of a model saved 
 #endif
 }
 
-TEST_CASE("warmstart model run: errors name the file; usage errors exit 2", "[cli][model_run]") {
+TEST_CASE("warmstart model run: errors name the file, usage errors exit 2", "[cli][model_run]") {
   if (!RequireCli()) return;
   TempDir dir;
   const std::string config = (dir / "pipeline.config").string();

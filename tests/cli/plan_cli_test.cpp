@@ -88,7 +88,7 @@ TEST_CASE("warmstart plan: text, JSON contract, exit 0") {
   }
 }
 
-TEST_CASE("warmstart plan --profile: TF's failure is exit 1 with the TF error; --tf-log prints TF's lines") {
+TEST_CASE("warmstart plan --profile: TF's failure is exit 1 with the TF error, --tf-log prints TF's lines") {
   if (!RequireCli()) return;
   TempDir dir;
   WriteZoo((dir / "zoo").string());

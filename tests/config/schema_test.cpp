@@ -291,7 +291,7 @@ TEST_CASE("schema: wrong value types name the field, its type, and what was foun
         "'{ ... }', found number 5");
 }
 
-TEST_CASE("schema: enums take a value name or number; unknown names list the valid ones", "[config]") {
+TEST_CASE("schema: enums take a value name or number, unknown names list the valid ones", "[config]") {
   CHECK(ErrorOf("train_config { fine_tune_checkpoint_version: V3 }") ==
         "p.config:1:46: field \"fine_tune_checkpoint_version\": enum type \"object_detection.protos.CheckpointVersion\" "
         "has no value named \"V3\"; valid values: UNKNOWN, V1, V2; did you mean 'V1'?");
@@ -308,7 +308,7 @@ TEST_CASE("schema: enums take a value name or number; unknown names list the val
   CHECK(p.train().fine_tune_checkpoint_version == wc::CheckpointVersion::kV2);
 }
 
-TEST_CASE("schema: a duplicate singular field is what Merge keeps (the last), noted; strict refuses", "[config]") {
+TEST_CASE("schema: a duplicate singular field is what Merge keeps (the last), noted, strict refuses", "[config]") {
   const std::string text = "train_config {\n  batch_size: 8\n  batch_size: 16\n}\n";
   const auto p = wc::PipelineConfig::Parse(text, "p.config");
   CHECK(p.train().batch_size == 16);
@@ -336,7 +336,7 @@ TEST_CASE("schema: occurrences of a singular message are merged before the dupli
   CHECK(p.train().freeze_variables == std::vector<std::string>{"a", "b"});
 }
 
-TEST_CASE("schema: two members of one oneof: the last wins, noted; strict refuses", "[config]") {
+TEST_CASE("schema: two members of one oneof: the last wins, noted, strict refuses", "[config]") {
   const std::string text = "train_config { optimizer { rms_prop_optimizer {} adam_optimizer {} } }";
   CHECK(DiagnosticsOf(text) ==
         std::vector<std::string>{"p.config:1:50: field 'adam_optimizer' and field 'rms_prop_optimizer' (line 1) are "
@@ -352,7 +352,7 @@ TEST_CASE("schema: two members of one oneof: the last wins, noted; strict refuse
                                  "TensorFlow's text_format.Merge merges the occurrences"});
 }
 
-TEST_CASE("schema: unchecked (any) contents and extensions are kept; the text prints back unchanged", "[config]") {
+TEST_CASE("schema: unchecked (any) contents and extensions are kept, the text prints back unchanged", "[config]") {
   const std::string text =
       "[my.ext] { a: 1 }\n"
       "model { ssd { num_classes: 3 feature_extractor { type: 'x' bifpn { min_level: 3 } } } }\n"

@@ -56,7 +56,7 @@ TEST_CASE("image resize: downscaling samples at i * in / out, not at pixel centr
   CHECK(Row(c, 1) == std::vector<float>{80, 100});
 }
 
-TEST_CASE("image resize: channels are independent; same size is an exact copy; float input", "[image]") {
+TEST_CASE("image resize: channels are independent, same size is an exact copy, float input", "[image]") {
   Image rgb = Image::Zeros(2, 2, 3);
   const uint8_t px[4][3] = {{0, 255, 10}, {100, 155, 20}, {200, 55, 30}, {50, 205, 40}};
   for (int i = 0; i < 4; ++i) {

@@ -281,7 +281,7 @@ TEST_CASE("apply: half and bfloat16 widened to float, int32 to double and int64"
   CHECK(wide.Get<int64_t>("int") == std::vector<int64_t>{1, 16777217, -5});
 }
 
-TEST_CASE("apply: lossy conversions refused unless allowed; nothing written", "[restore][apply]") {
+TEST_CASE("apply: lossy conversions refused unless allowed, nothing written", "[restore][apply]") {
   Fixture f;
   const auto reader = f.Open();
   const RestorePlan plan = PlanFor(reader);

@@ -221,7 +221,7 @@ TEST_CASE("shape warnings: double brackets, scalar as [[]] (spec 3.4)") {
   CHECK(Get(plan, "FeatureExtractor/w").checkpoint_shape == Shape{1, 1, 512, 546});
 }
 
-TEST_CASE("dtype is not compared by TF1: the restore op fails; warmstart skips (spec 3.4)") {
+TEST_CASE("dtype is not compared by TF1: the restore op fails, warmstart skips (spec 3.4)") {
   const std::vector<ModelVariable> model = {V("FeatureExtractor/w"), V("FeatureExtractor/d")};
   const CheckpointListing ckpt = L({T("FeatureExtractor/w"), T("FeatureExtractor/d", {3}, DataType::kDouble)});
   for (Profile p : {Profile::kTf1Legacy, Profile::kTf1Estimator}) {
@@ -263,7 +263,7 @@ TEST_CASE("Faster R-CNN detection: re.search anywhere, heads not restored, slots
   CHECK(Get(b, "global_step").action == Action::kMissing);
 }
 
-TEST_CASE("Faster R-CNN classification: scopes removed; Inception-ResNet-v2 Repeat_2; NAS EMA suffix (spec 3.3)") {
+TEST_CASE("Faster R-CNN classification: scopes removed, Inception-ResNet-v2 Repeat_2, NAS EMA suffix (spec 3.3)") {
   const std::vector<ModelVariable> model = {V("FirstStageFeatureExtractor/InceptionResnetV2/Conv2d_1a_3x3/weights"),
                                             V("SecondStageFeatureExtractor/InceptionResnetV2/Repeat/block8_1/w"),
                                             V("SecondStageFeatureExtractor/resnet_v1_101/block4/w")};
@@ -338,7 +338,7 @@ TEST_CASE("the same pattern in A and B (spec 4.3 table)") {
   CHECK(frozen(Profile::kTf2, "FeatureExtractor") == 0);  // TF2 ignores the field
 }
 
-TEST_CASE("path A logs multipliers, then freezes, then the restore; freezing everything fails") {
+TEST_CASE("path A logs multipliers, then freezes, then the restore, freezing everything fails") {
   FineTuneSettings s = Ssd();
   s.bias_grad_multiplier = 2.0f;
   s.freeze_variables = {"FeatureExtractor"};
@@ -371,7 +371,7 @@ TEST_CASE("path A logs multipliers, then freezes, then the restore; freezing eve
                      [](const std::string& l) { return l.find("not available") != std::string::npos; }));
 }
 
-TEST_CASE("path B: include then exclude; nothing left is 'No variables to optimize.'; bias multiplier ignored") {
+TEST_CASE("path B: include then exclude, nothing left is 'No variables to optimize.', bias multiplier ignored") {
   FineTuneSettings s = Ssd();
   s.update_trainable_variables = {"BoxPredictor", "Conv2d_1"};
   s.freeze_variables = {"BoxPredictor_1"};
@@ -453,7 +453,7 @@ TEST_CASE("TF2 checks in order: load_all, object-based, version V1, restore root
         "extractors compatible with different versions of Tensorflow");
 }
 
-TEST_CASE("TF2 ensure_checkpoint_supported: 'feature_extractor' keys with detection; model_dir (spec 5.4)") {
+TEST_CASE("TF2 ensure_checkpoint_supported: 'feature_extractor' keys with detection, model_dir (spec 5.4)") {
   FineTuneSettings s = Ssd("detection");
   s.feature_extractor_type = "ssd_mobilenet_v2_keras";
   s.fine_tune_checkpoint_version = warmstart::config::CheckpointVersion::kV2;
@@ -548,7 +548,7 @@ TEST_CASE("CenterNet TF2 types: fine_tune refused, unknown types, hourglass clas
   CHECK(MakePlan(model, &ckpt, s, P(Profile::kTf2)).error.rfind("NotImplementedError: Classification backbone not supported for", 0) == 0);
 }
 
-TEST_CASE("diagnostics: patterns that match nothing, with the closest names; semantics that differ") {
+TEST_CASE("diagnostics: patterns that match nothing, with the closest names, semantics that differ") {
   FineTuneSettings s = Ssd();
   s.fine_tune_checkpoint.clear();
   s.freeze_variables = {"FeatureExtractor/MobilenetV1/Conv2d_99", "weights"};
@@ -618,7 +618,7 @@ TEST_CASE("assignment map on top, EMA values, training state in the checkpoint")
   CHECK_THROWS_WITH(AssignmentMap(std::vector<std::pair<std::string, std::string>>{{"a/", "b"}}), Catch::Contains("a scope (ending in '/') must map to a scope"));
 }
 
-TEST_CASE("model variables from a checkpoint listing: no slots, shadows, steps; trainable inferred") {
+TEST_CASE("model variables from a checkpoint listing: no slots, shadows, steps, trainable inferred") {
   const CheckpointListing ckpt = L({T("FeatureExtractor/w"), T("FeatureExtractor/w/RMSProp"), T("FeatureExtractor/w/RMSProp_1"),
                                     T("FeatureExtractor/w/ExponentialMovingAverage"), T("FeatureExtractor/BatchNorm/moving_mean"),
                                     T("FeatureExtractor/BatchNorm/gamma"), T("global_step", {}, DataType::kInt64),
@@ -642,7 +642,7 @@ TEST_CASE("model variables from a checkpoint listing: no slots, shadows, steps; 
   CHECK_FALSE(k[1].trainable);
 }
 
-TEST_CASE("model variables from JSON: list, {variables}, inspect --json {entries}; errors name the element") {
+TEST_CASE("model variables from JSON: list, {variables}, inspect --json {entries}, errors name the element") {
   const auto vars = ModelFromJson(nlohmann::json::parse(R"([{"name":"a","dtype":"float32","shape":[2,3],"trainable":false},
                                                            {"name":"b","shape":[]}])"));
   REQUIRE(vars.size() == 2);
@@ -659,7 +659,7 @@ TEST_CASE("model variables from JSON: list, {variables}, inspect --json {entries
                     "m.json: variables[1]: variable 'a' is listed twice" ) ;
 }
 
-TEST_CASE("bad inputs: duplicate model names throw; bad patterns fail the plan naming the field") {
+TEST_CASE("bad inputs: duplicate model names throw, bad patterns fail the plan naming the field") {
   CHECK_THROWS_WITH(MakePlan({V("a"), V("a")}, nullptr, FineTuneSettings{}, {}),
                     Catch::Contains("model variable 'a' is listed twice"));
   FineTuneSettings s = Ssd();
@@ -736,7 +736,7 @@ TEST_CASE("tf2 model_dir check with a bare checkpoint file name uses the current
   CHECK(MakePlan({O("model/_feature_extractor/a")}, &ckpt, s, o).error.rfind("RuntimeError: Checkpoint dir (", 0) == 0);
 }
 
-TEST_CASE("copies of a listing and of an assignment map own their indexes; assignment maps scale") {
+TEST_CASE("copies of a listing and of an assignment map own their indexes, assignment maps scale") {
   std::optional<CheckpointListing> a = L({T("FeatureExtractor/w"), T("b")});
   const CheckpointListing b = *a;
   a.reset();
@@ -755,7 +755,7 @@ TEST_CASE("copies of a listing and of an assignment map own their indexes; assig
   CHECK(copy.KeyFor("elsewhere/z").value_or("-") == "root/elsewhere/z");
 }
 
-TEST_CASE("empty patterns are reported in every profile that reads the field; path A's dtype-only restore set") {
+TEST_CASE("empty patterns are reported in every profile that reads the field, path A's dtype-only restore set") {
   FineTuneSettings s = Ssd();
   s.fine_tune_checkpoint.clear();
   s.freeze_variables = {"BoxPredictor", ""};
@@ -775,7 +775,7 @@ TEST_CASE("empty patterns are reported in every profile that reads the field; pa
   CHECK_FALSE(HasDiagnostic(dt, "nothing_restored"));
 }
 
-TEST_CASE("negative bias_grad_multiplier applies (the code tests truthiness, spec 4.2); faster_rcnn_pnas EMA keys") {
+TEST_CASE("negative bias_grad_multiplier applies (the code tests truthiness, spec 4.2), faster_rcnn_pnas EMA keys") {
   FineTuneSettings s = Ssd();
   s.fine_tune_checkpoint.clear();
   s.bias_grad_multiplier = -1.5f;

@@ -104,7 +104,7 @@ std::string FineTuneConfig(const std::string& ckpt, const std::string& extra = "
 
 }  // namespace
 
-TEST_CASE("ssd checkpoint: save lists like a TF1 detection checkpoint; load round trip", "[ssd][checkpoint]") {
+TEST_CASE("ssd checkpoint: save lists like a TF1 detection checkpoint, load round trip", "[ssd][checkpoint]") {
   test::TempDir dir;
   const std::string prefix = (dir / "model.ckpt").string();
   TinyModel<float> saved(16, 90);
@@ -160,7 +160,7 @@ TEST_CASE("ssd checkpoint: save lists like a TF1 detection checkpoint; load roun
   CHECK((d2.params.all()[3]->value == d.params.all()[3]->value).all());
 }
 
-TEST_CASE("ssd checkpoint: load errors name the variable and the file; nothing is written", "[ssd][checkpoint]") {
+TEST_CASE("ssd checkpoint: load errors name the variable and the file, nothing is written", "[ssd][checkpoint]") {
   test::TempDir dir;
   const std::string prefix = (dir / "model.ckpt").string();
   const std::string index = prefix + ".index";

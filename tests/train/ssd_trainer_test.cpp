@@ -57,10 +57,12 @@ std::map<std::string, std::vector<float>> Values(ws::ssd::SsdModel<float>& m) {
 
 }  // namespace
 
-TEST_CASE("SsdTrainer: from scratch, the loss falls; Save lists and verifies; a restart resumes", "[train][trainer]") {
+TEST_CASE("SsdTrainer: from scratch, the loss falls, Save lists and verifies, a restart resumes", "[train][trainer]") {
   ws::test::TempDir dir;
   const std::string model_dir = (dir / "model").string();
-  const ws::config::PipelineConfig cfg = Config({});
+  TinyConfig c;
+  c.moving_average = true;
+  const ws::config::PipelineConfig cfg = Config(c);
   const ws::train::Batch batch = FixedBatch({"circle", "square", "triangle"}, 11);
 
   std::map<std::string, std::vector<float>> saved_values;
@@ -109,19 +111,51 @@ TEST_CASE("SsdTrainer: from scratch, the loss falls; Save lists and verifies; a 
   }
   CHECK(ckpt.ReadAs<float>("beta1_power")[0] == Approx(std::pow(0.9, 13)).epsilon(1e-5));  // starts at 0.9
 
-  // Restart on the same model_dir: resumed at step 12 with the same values and slots.
-  {
-    ws::train::SsdTrainer trainer(cfg, {});
-    const ws::train::StartReport start = trainer.Start(model_dir);
-    CHECK(start.kind == ws::train::StartKind::kResumed);
-    CHECK(start.global_step == 12);
-    CHECK(Values(trainer.model()) == saved_values);
-    const ws::train::SlotVariable<float>& slot = trainer.optimizer().Variables()[2];
-    CHECK(std::vector<float>(slot.value.data(), slot.value.data() + slot.value.size()) == saved_slot);
-    CHECK(trainer.Step(batch).global_step == 13);
-    trainer.Save(model_dir);
-  }
+  CHECK(ckpt.Contains("BoxPredictor_0/ClassPredictor/weights/ExponentialMovingAverage"));
+
+  // Restart on the same model_dir: resumed at step 12 with the same values and slots, and one
+  // more step lands exactly where 13 uninterrupted steps do (model, slots, beta powers, moving
+  // averages: everything a step reads was restored).
+  const auto slots_of = [](const ws::train::SsdTrainer& t) {
+    std::map<std::string, std::vector<float>> out;
+    for (const ws::train::SlotVariable<float>& v : t.optimizer().Variables()) {
+      out[v.name] = std::vector<float>(v.value.data(), v.value.data() + v.value.size());
+    }
+    for (const ws::train::SlotVariable<float>& v : t.moving_average()->Variables()) {
+      out[v.name] = std::vector<float>(v.value.data(), v.value.data() + v.value.size());
+    }
+    return out;
+  };
+  ws::train::SsdTrainer resumed(cfg, {});
+  const ws::train::StartReport start = resumed.Start(model_dir);
+  CHECK(start.kind == ws::train::StartKind::kResumed);
+  CHECK(start.global_step == 12);
+  CHECK(Values(resumed.model()) == saved_values);
+  const ws::train::SlotVariable<float>& slot = resumed.optimizer().Variables()[2];
+  CHECK(std::vector<float>(slot.value.data(), slot.value.data() + slot.value.size()) == saved_slot);
+  CHECK(resumed.Step(batch).global_step == 13);
+  resumed.Save(model_dir);
   CHECK(ws::bundle::Checkpoint::Open(model_dir).ReadAs<int64_t>("global_step") == std::vector<int64_t>{13});
+
+  ws::train::SsdTrainer straight(cfg, {});
+  straight.Start("");
+  for (int i = 0; i < 13; ++i) straight.Step(batch);
+  CHECK(Values(resumed.model()) == Values(straight.model()));
+  CHECK(slots_of(resumed) == slots_of(straight));
+
+  // Evaluation with the moving averages swaps them in and puts the variables back.
+  const std::map<std::string, std::vector<float>> before_eval = Values(resumed.model());
+  ws::data::ShapesOptions eo;
+  eo.classes = {"circle", "square", "triangle"};
+  eo.height = eo.width = 64;
+  const ws::data::ShapesDataset eval_set(eo);
+  const ws::train::EvalResult with_ema =
+      resumed.Evaluate(3, [&](uint64_t i) { return eval_set.Example(i); }, 2, true, 1);
+  CHECK(with_ema.used_moving_averages);
+  CHECK(with_ema.num_images == 3);
+  CHECK(with_ema.kept.size() == 1);
+  CHECK(Values(resumed.model()) == before_eval);
+  CHECK_FALSE(resumed.Evaluate(3, [&](uint64_t i) { return eval_set.Example(i); }, 2, false).used_moving_averages);
 }
 
 TEST_CASE("SsdTrainer: a fine-tune restores through the plan, re-initialises changed heads, keeps frozen "
@@ -208,6 +242,8 @@ TEST_CASE("SsdTrainer: a fine-tune restores through the plan, re-initialises cha
   CHECK(r.num_images == 4);
   CHECK(r.detections.size() == 4);
   CHECK(r.metrics.map50 >= 0);
+  CHECK(r.metrics.map50 <= 1);
+  CHECK(r.metrics.per_category.size() <= 2);
   CHECK(trainer.model().batch_norm_mode() == ws::nn::BatchNormMode::kTraining);
 }
 

@@ -12,6 +12,7 @@ struct TinyConfig {
   std::string optimizer = "adam_optimizer { learning_rate { constant_learning_rate { learning_rate: 0.01 } } }";
   std::string train_input = "shapes://circle,square,triangle?seed=3";
   std::string eval_input = "shapes://circle,square,triangle?seed=4&count=6";
+  bool moving_average = false;  // use_moving_average, decay 0.9
 };
 
 inline std::string TinyConfigText(const TinyConfig& c) {
@@ -69,7 +70,8 @@ inline std::string TinyConfigText(const TinyConfig& c) {
 train_config {
   batch_size: 2
   )" + c.train_extra + R"(
-  optimizer { )" + c.optimizer + R"( use_moving_average: false }
+  optimizer { )" + c.optimizer + (c.moving_average ? " use_moving_average: true moving_average_decay: 0.9"
+                                                    : " use_moving_average: false") + R"( }
   num_steps: 4
 }
 train_input_reader { tf_record_input_reader { input_path: ")" + c.train_input + R"(" } }

@@ -20,12 +20,14 @@
 // Relative paths are taken relative to the working directory, as TF does; the shapes:// form
 // keeps a pipeline.config an ordinary, valid config (TF parses it and fails only on opening).
 //
-// Records of TFRecord and COCO inputs are read (and crc-checked) when the source is opened;
-// images are decoded when an example is asked for. A record with class texts but no labels
+// TFRecord records are read (and crc-checked) into memory when the source is opened (the
+// encoded images: a dataset must fit in memory); COCO annotations are read at open and each
+// image file when its example is asked for. Images are decoded when an example is asked for. A record with class texts but no labels
 // gets its labels from the label map (label_map_path), as TF's decoder does.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -54,6 +56,8 @@ class ExampleSource {
   // Requires: index < size() unless size() is 0. Throws the decoding errors, naming the record.
   virtual data::DetectionExample Get(uint64_t index) const = 0;
   virtual std::string Describe() const = 0;
+  // Example `index` in error messages: "FILE: record N", "FILE: images[N]", "shapes example N".
+  virtual std::string Name(uint64_t index) const { return Describe() + ": example " + std::to_string(index); }
   // The class names by label id (1-based; [0] unused), when the source knows them.
   virtual std::vector<std::string> ClassNames() const { return {}; }
 };
@@ -88,6 +92,18 @@ inline std::vector<std::pair<std::string, std::string>> ParseQuery(const std::st
   return out;
 }
 
+// A seed: a decimal integer in [0, 2^64).
+inline uint64_t ParseSeed(const std::string& value, const std::string& path) {
+  if (value.empty() || value.size() > 20 || value.find_first_not_of("0123456789") != std::string::npos) {
+    throw ArgumentError("input_path \"" + path + "\": seed=" + value + " is not a non-negative integer");
+  }
+  try {
+    return std::stoull(value);
+  } catch (const std::exception&) {
+    throw ArgumentError("input_path \"" + path + "\": seed=" + value + " does not fit in 64 bits");
+  }
+}
+
 inline double ParseNumber(const std::string& key, const std::string& value, const std::string& path) {
   size_t used = 0;
   double v = 0;
@@ -104,7 +120,7 @@ inline double ParseNumber(const std::string& key, const std::string& value, cons
 
 inline int ParseInt(const std::string& key, const std::string& value, const std::string& path, int lo, int hi) {
   const double v = ParseNumber(key, value, path);
-  if (v != static_cast<double>(static_cast<int64_t>(v)) || v < lo || v > hi) {
+  if (!std::isfinite(v) || v < lo || v > hi || v != std::floor(v)) {
     throw ArgumentError("input_path \"" + path + "\": " + key + "=" + value + " must be an integer in [" +
                         std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
@@ -161,23 +177,29 @@ class ShapesSource : public ExampleSource {
     o.classes.clear();
     for (const std::string& c : Split(classes, ',')) {
       if (c.empty()) throw ArgumentError("input_path \"" + path + "\": empty class name in the class list");
-      data::ShapeFromName(c);  // throws for an unknown class, listing the known ones
+      try {
+        data::ShapeFromName(c);  // throws for an unknown class, listing the known ones
+      } catch (const ArgumentError& e) {
+        throw ArgumentError("input_path \"" + path + "\": " + e.what());
+      }
       o.classes.push_back(c);
     }
     o.height = o.width = size;
     for (const auto& [key, value] : ParseQuery(q == std::string::npos ? "" : body.substr(q + 1), path)) {
       if (key == "seed") {
-        o.seed = static_cast<uint64_t>(ParseNumber(key, value, path));
+        o.seed = ParseSeed(value, path);
       } else if (key == "count") {
         count_ = static_cast<uint64_t>(ParseInt(key, value, path, 0, 1 << 30));
       } else if (key == "min_objects") {
-        o.min_objects = ParseInt(key, value, path, 0, 64);
+        o.min_objects = ParseInt(key, value, path, 1, 64);
       } else if (key == "max_objects") {
         o.max_objects = ParseInt(key, value, path, 1, 64);
-      } else if (key == "min_size") {
-        o.min_size = static_cast<float>(ParseNumber(key, value, path));
-      } else if (key == "max_size") {
-        o.max_size = static_cast<float>(ParseNumber(key, value, path));
+      } else if (key == "min_size" || key == "max_size") {
+        const double v = ParseNumber(key, value, path);
+        if (!(v > 0 && v <= 1)) {
+          throw ArgumentError("input_path \"" + path + "\": " + key + "=" + value + " must be in (0, 1] (relative size)");
+        }
+        (key == "min_size" ? o.min_size : o.max_size) = static_cast<float>(v);
       } else if (key == "noise") {
         o.noise = ParseInt(key, value, path, 0, 255);
       } else if (key == "clutter") {
@@ -191,11 +213,16 @@ class ShapesSource : public ExampleSource {
       }
     }
     if (o.height <= 0) throw ArgumentError("input_path \"" + path + "\": no image size (give size=N)");
-    dataset_ = std::make_unique<data::ShapesDataset>(o);
+    try {
+      dataset_ = std::make_unique<data::ShapesDataset>(o);
+    } catch (const ArgumentError& e) {
+      throw ArgumentError("input_path \"" + path + "\": " + e.what());
+    }
   }
 
   uint64_t size() const override { return count_; }
   data::DetectionExample Get(uint64_t index) const override { return dataset_->Example(index); }
+  std::string Name(uint64_t index) const override { return path_ + ": example " + std::to_string(index); }
   std::string Describe() const override {
     return "synthetic shapes (" + std::to_string(dataset_->num_classes()) + " classes, " +
            (count_ == 0 ? std::string("endless") : std::to_string(count_) + " examples") + ")";
@@ -234,6 +261,7 @@ class RecordSource : public ExampleSource {
     return data::ToDetectionExample(item.record, item.what);
   }
   std::string Describe() const override { return description_; }
+  std::string Name(uint64_t index) const override { return items_.at(static_cast<size_t>(index)).what; }
   std::vector<std::string> ClassNames() const override { return class_names_; }
   const std::vector<Item>& items() const { return items_; }
 
@@ -241,6 +269,26 @@ class RecordSource : public ExampleSource {
   std::vector<Item> items_;
   std::string description_;
   std::vector<std::string> class_names_;
+};
+
+// A COCO annotations file: the annotations in memory, each image read and decoded on Get.
+class CocoSource : public ExampleSource {
+ public:
+  CocoSource(data::CocoDataset coco, std::string file) : coco_(std::move(coco)), file_(std::move(file)) {}
+  uint64_t size() const override { return coco_.size(); }
+  data::DetectionExample Get(uint64_t index) const override {
+    return data::ToDetectionExample(coco_.Load(static_cast<size_t>(index)), Name(index));
+  }
+  std::string Name(uint64_t index) const override { return file_ + ": images[" + std::to_string(index) + "]"; }
+  std::string Describe() const override {
+    std::string d = std::to_string(coco_.size()) + " images of " + file_;
+    if (!coco_.skipped().empty()) d += " (" + std::to_string(coco_.skipped().size()) + " annotations left out)";
+    return d;
+  }
+
+ private:
+  data::CocoDataset coco_;
+  std::string file_;
 };
 
 #endif  // WARMSTART_HAVE_STB
@@ -298,7 +346,6 @@ inline std::unique_ptr<ExampleSource> OpenInput(const config::InputReaderConfig&
 #else
   std::vector<RecordSource::Item> items;
   std::vector<std::string> files;
-  size_t skipped = 0;
   for (const std::string& path : reader.input_paths) {
     if (StartsWith(path, "shapes://")) {
       throw ArgumentError(what + ": a shapes:// input_path cannot be combined with other input paths");
@@ -311,24 +358,22 @@ inline std::unique_ptr<ExampleSource> OpenInput(const config::InputReaderConfig&
         if (key != "images") throw ArgumentError("input_path \"" + path + "\": unknown key \"" + key + "\" (known: images)");
         images = value;
       }
-      const data::CocoDataset coco = data::CocoDataset::Load(file, images);
-      skipped += coco.skipped().size();
-      for (size_t i = 0; i < coco.size(); ++i) {
-        items.push_back({coco.Load(i), file + ": images[" + std::to_string(i) + "]"});
+      if (reader.input_paths.size() != 1) {
+        throw ArgumentError(what + ": a COCO annotations file (" + file + ") must be the only input_path");
       }
-      files.push_back(file);
-      continue;
+      return std::make_unique<CocoSource>(data::CocoDataset::Load(file, images), file);
     }
     for (const std::string& f : ExpandGlob(path)) {
       const std::vector<std::string> records = data::ReadAllRecords(f);
       for (size_t i = 0; i < records.size(); ++i) {
         const std::string name = f + ": record " + std::to_string(i);
         data::DetectionRecord r = data::ParseDetectionRecord(records[i], ErrorContext(name));
-        if (r.labels.empty() && !r.texts.empty()) {
-          if (!labels) {
-            throw ArgumentError(name + " has class texts but no labels, and the input reader has no label_map_path");
-          }
+        // TF's decoder maps class texts through the label map when it has one (labels are the
+        // fallback); here both must agree when both are present.
+        if (!r.texts.empty() && labels) {
           data::LabelsFromTexts(&r, *labels, ErrorContext(name));
+        } else if (r.labels.empty() && !r.texts.empty()) {
+          throw ArgumentError(name + " has class texts but no labels, and the input reader has no label_map_path");
         }
         items.push_back({std::move(r), name});
       }
@@ -337,7 +382,6 @@ inline std::unique_ptr<ExampleSource> OpenInput(const config::InputReaderConfig&
   }
   std::string description = std::to_string(items.size()) + " examples from " +
                             (files.size() == 1 ? files.front() : std::to_string(files.size()) + " files");
-  if (skipped > 0) description += " (" + std::to_string(skipped) + " COCO annotations left out)";
   return std::make_unique<RecordSource>(std::move(items), std::move(description), NamesFrom(labels));
 #endif
 }

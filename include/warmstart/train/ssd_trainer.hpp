@@ -43,9 +43,11 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -160,10 +162,14 @@ struct StepStats {
   int num_matches = 0;       // matched anchors over the batch
 };
 
+// COCO groundtruth here has no crowd boxes: every box is an ordinary one (DetectionExample
+// carries no is_crowd), which pycocotools would ignore instead when the dataset marks them.
 struct EvalResult {
   CocoMetrics metrics;
   size_t num_images = 0;
   std::vector<ssd::Detections<float>> detections;  // per image, classes 1-based label ids
+  std::vector<data::DetectionExample> kept;        // the first `keep` examples (streaming Evaluate)
+  bool used_moving_averages = false;
 };
 
 class SsdTrainer {
@@ -231,6 +237,7 @@ class SsdTrainer {
         report.plan = FreezePlan();
       }
       SetUpTraining(report);
+      if (report.kind == StartKind::kFineTuned) RestorePlannedTrainingState(report);
     }
     report.global_step = global_step_;
     return report;
@@ -339,30 +346,48 @@ class SsdTrainer {
   // Runs the model in inference mode on `examples` (resized to the model's input, no
   // augmentation), in batches of `batch_size`, and scores the detections with the COCO metric.
   // With use_moving_averages the shadows stand in for the variables during the evaluation
-  // (eval_config.use_moving_averages, as TF's evaluator restores them).
+  // (eval_config.use_moving_averages, as TF's evaluator restores them); without moving
+  // averages in training the variables are evaluated (result.used_moving_averages false).
   EvalResult Evaluate(const std::vector<data::DetectionExample>& examples, int batch_size = 8,
                       bool use_moving_averages = false) {
+    return Evaluate(
+        examples.size(), [&](uint64_t i) { return examples[static_cast<size_t>(i)]; }, batch_size, use_moving_averages);
+  }
+
+  // The same over `count` examples fetched one batch at a time from `get` (index -> example),
+  // so a large eval set is never held decoded. The first `keep` examples are returned in
+  // result.kept (e.g. to draw their detections).
+  EvalResult Evaluate(uint64_t count, const std::function<data::DetectionExample(uint64_t)>& get, int batch_size,
+                      bool use_moving_averages, size_t keep = 0) {
     EvalResult out;
     const nn::BatchNormMode mode = model_.batch_norm_mode();
     model_.set_batch_norm_mode(nn::BatchNormMode::kInference);
     std::vector<std::pair<nn::Parameter<float>*, nn::Parameter<float>::Array>> saved;
     if (use_moving_averages && ema_) {
+      out.used_moving_averages = true;
+      const std::string suffix = "/ExponentialMovingAverage";
       for (SlotVariable<float>& v : ema_->Variables()) {
-        const std::string suffix = "/ExponentialMovingAverage";
         nn::Parameter<float>* p = model_.parameters().Find(v.name.substr(0, v.name.size() - suffix.size()));
         if (p == nullptr) continue;
         saved.emplace_back(p, p->value);
         p->value = v.value;
       }
     }
+    const auto restore = [&] {
+      for (auto& [p, v] : saved) p->value = v;
+      model_.set_batch_norm_mode(mode);
+    };
     CocoEvaluator<float> evaluator;
+    const uint64_t step = static_cast<uint64_t>(std::max(batch_size, 1));
     try {
-      for (size_t start = 0; start < examples.size(); start += static_cast<size_t>(std::max(batch_size, 1))) {
-        const size_t end = std::min(examples.size(), start + static_cast<size_t>(std::max(batch_size, 1)));
+      for (uint64_t start = 0; start < count; start += step) {
+        const uint64_t end = std::min(count, start + step);
         std::vector<data::FloatDetectionExample> prepared;
-        for (size_t i = start; i < end; ++i) {
-          prepared.push_back(PrepareExample(examples[i], nullptr, nullptr, static_cast<int>(spec_.input_height),
+        for (uint64_t i = start; i < end; ++i) {
+          data::DetectionExample ex = get(i);
+          prepared.push_back(PrepareExample(ex, nullptr, nullptr, static_cast<int>(spec_.input_height),
                                             static_cast<int>(spec_.input_width)));
+          if (out.kept.size() < keep) out.kept.push_back(std::move(ex));
         }
         const Batch batch = MakeBatch(prepared);
         const std::vector<ssd::Detections<float>> dets = Detect(batch.images);
@@ -375,12 +400,10 @@ class SsdTrainer {
         }
       }
     } catch (...) {
-      for (auto& [p, v] : saved) p->value = v;
-      model_.set_batch_norm_mode(mode);
+      restore();
       throw;
     }
-    for (auto& [p, v] : saved) p->value = v;
-    model_.set_batch_norm_mode(mode);
+    restore();
     out.metrics = evaluator.Evaluate();
     out.num_images = evaluator.num_images();
     return out;
@@ -421,7 +444,19 @@ class SsdTrainer {
   restore::RestorePlan FreezePlan() const {
     restore::FineTuneSettings settings = restore::FineTuneSettings::FromConfig(cfg_);
     settings.fine_tune_checkpoint.clear();
-    return restore::MakePlan(ssd::ModelVariablesOf(model_.parameters()), nullptr, settings, options_.plan);
+    restore::RestorePlan plan =
+        restore::MakePlan(ssd::ModelVariablesOf(model_.parameters()), nullptr, settings, options_.plan);
+    // Without a checkpoint only the freeze side can fail (a pattern Python's re refuses, say);
+    // the profiles' "restores nothing" errors are about the fine-tune start and do not apply.
+    for (const restore::PlannedVariable& v : plan.variables) {
+      if (v.action == restore::Action::kError) {
+        throw ArgumentError(cfg_.document().file() + ": " + v.name() + ": " + v.reason);
+      }
+    }
+    for (const restore::Diagnostic& d : plan.diagnostics) {
+      if (d.code == "bad_pattern") throw ArgumentError(cfg_.document().file() + ": " + d.message);
+    }
+    return plan;
   }
 
   void SetUpTraining(StartReport& report) {
@@ -451,22 +486,43 @@ class SsdTrainer {
     if (ema_) ema_->Track(trained_);
   }
 
-  // The optimizer's slots and the moving averages of a resumed bundle, by name. A bundle
-  // without them (saved by another trainer) leaves them at their initial values.
-  void RestoreTrainingState(const bundle::Checkpoint& ckpt, const std::string& prefix) {
+  // The optimizer's slots and the moving averages of a resumed bundle, by name (all of them, or
+  // only the names in `only` when given). A bundle without them (saved by another trainer)
+  // leaves them at their initial values; one with another shape or dtype is an error.
+  void RestoreTrainingState(const bundle::Checkpoint& ckpt, const std::string& prefix,
+                            const std::set<std::string>* only = nullptr) {
     const auto load = [&](SlotVariable<float>& v) {
-      if (!ckpt.Contains(v.name)) return;
-      const std::vector<float> values = ckpt.ReadAs<float>(v.name);
-      if (static_cast<nn::Index>(values.size()) != v.value.size()) {
-        throw FormatError(ErrorContext(prefix), "'" + v.name + "' has " + std::to_string(values.size()) +
-                                                    " values, the trainer expects " + std::to_string(v.value.size()));
+      if (only != nullptr && only->count(v.name) == 0) return;
+      const auto* entry = ckpt.Find(v.name);
+      if (entry == nullptr) return;
+      const std::vector<int64_t> want(v.shape.begin(), v.shape.end());
+      if (entry->shape.dims() != want) {
+        throw FormatError(ErrorContext(prefix), "'" + v.name + "' has shape " + bundle::TensorShape(entry->shape).DebugString() +
+                                                    ", the trainer's is " + bundle::TensorShape(want).DebugString());
       }
+      const std::vector<float> values = ckpt.ReadAs<float>(v.name);
       v.Assign(values.data(), v.shape);
     };
     for (SlotVariable<float>& v : optimizer_->Variables()) load(v);
     if (ema_) {
       for (SlotVariable<float>& v : ema_->Variables()) load(v);
     }
+  }
+
+  // tf1-legacy with load_all_detection_checkpoint_vars restores the optimizer slots and moving
+  // averages the checkpoint has for the trained variables (§3.5): the plan lists them; load
+  // those this trainer has (same names: same optimizer).
+  void RestorePlannedTrainingState(const StartReport& report) {
+    std::set<std::string> names;
+    for (const restore::PlannedVariable& v : report.plan.variables) {
+      if (v.variable.kind != restore::VariableKind::kModel && v.variable.kind != restore::VariableKind::kGlobalStep &&
+          v.action == restore::Action::kRestore) {
+        names.insert(v.checkpoint_key.empty() ? v.name() : v.checkpoint_key);
+      }
+    }
+    if (names.empty()) return;
+    const bundle::Checkpoint ckpt = bundle::Checkpoint::Open(report.checkpoint);
+    RestoreTrainingState(ckpt, report.checkpoint, &names);
   }
 
   const ssd::BoxMatrix<float>& Anchors() {
