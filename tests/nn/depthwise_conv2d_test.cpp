@@ -25,6 +25,9 @@ const Case kCases[] = {
     {{2, 7, 5, 3}, 3, 3, 1, 1, 1, Padding::kSame},  {{2, 7, 5, 13}, 3, 3, 1, 2, 2, Padding::kSame},
     {{2, 8, 6, 5}, 3, 3, 1, 2, 2, Padding::kValid}, {{1, 6, 9, 11}, 1, 1, 1, 1, 1, Padding::kSame},
     {{3, 6, 7, 5}, 3, 3, 3, 1, 1, Padding::kSame},  {{2, 9, 9, 4}, 5, 3, 2, 3, 2, Padding::kValid},
+    // Channel counts of the vectorised 3x3 paths (8 / 16 channels per step) and their tails.
+    {{2, 6, 5, 16}, 3, 3, 1, 1, 1, Padding::kSame}, {{2, 8, 7, 24}, 3, 3, 1, 2, 2, Padding::kSame},
+    {{1, 5, 6, 37}, 3, 3, 1, 1, 1, Padding::kSame},
 };
 
 DepthwiseConv2DOptions OptionsFor(const Case& k, bool use_bias) {

@@ -21,13 +21,13 @@
 //   3. an earlier entry naming the same bundle (compared after resolving both against the
 //      directory) is removed, the new path appended to all_model_checkpoint_paths and set
 //      as model_checkpoint_path;
-//   4. the state is written (WriteCheckpointState); then, when max_to_keep is given and
-//      the list is longer, the oldest entries beyond max_to_keep are deleted from the
-//      front: their `.index` and every `.data-<digits>-of-<digits>` file of that prefix
-//      (missing files are fine, other unlink failures throw IoError), and the state is
-//      written a second time without them. Like TF, the new checkpoint is recorded before
+//   4. when max_to_keep is given and the list is longer, the oldest entries beyond
+//      max_to_keep are dropped from the front; the state is written (WriteCheckpointState);
+//      then the dropped bundles are deleted: their `.index` and every
+//      `.data-<digits>-of-<digits>` file of that prefix (missing files are fine, other
+//      unlink failures throw IoError). Like TF, the new checkpoint is recorded before
 //      anything is deleted, so a crash in between leaves a state naming it.
-//   Returns the state as finally written.
+//   Returns the state as written.
 // Where this is simpler than / differs from TF's CheckpointManager:
 //   * no keep_checkpoint_every_n_hours: every entry falling off the front is deleted, and
 //     last_preserved_timestamp is carried over from the existing file unchanged (0 when
@@ -45,11 +45,17 @@
 //   * an existing state file that does not parse throws FormatError (TF logs "Checkpoint
 //     ignored" and starts a fresh list, forgetting the older bundles without deleting
 //     them); unknown fields of the existing file are dropped;
+//   * TF writes the state twice: with the dropped entries still listed before it deletes
+//     them, and without them afterwards, so a kill during the deletion leaves a state that
+//     names deleted bundles. We write it once, without them, before deleting: a kill then
+//     leaves at most unlisted old bundles (files nobody deletes), never a listed missing
+//     one (tests/robustness/kill_test.cpp);
 //   * TF's CheckpointManager keeps its list in memory and only reads the file when it is
 //     constructed; we re-read it on every call, so two managers of one directory see each
 //     other's saves (TF's would overwrite them).
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -206,23 +212,26 @@ inline CheckpointState UpdateCheckpointState(const std::string& directory, const
   paths.push_back(recorded);
   times.push_back(save_timestamp.value_or(0));
 
+  // The state never lists a bundle that is being deleted (see the file comment).
+  std::vector<std::string> dropped;
+  if (max_to_keep && paths.size() > *max_to_keep) {
+    const auto drop = static_cast<std::ptrdiff_t>(paths.size() - *max_to_keep);
+    dropped.assign(paths.begin(), paths.begin() + drop);
+    paths.erase(paths.begin(), paths.begin() + drop);
+    times.erase(times.begin(), times.begin() + drop);
+  }
+
   CheckpointState state;
   state.model_checkpoint_path = recorded;
   state.all_model_checkpoint_paths = paths;
   if (save_timestamp) state.all_model_checkpoint_timestamps = times;
   state.last_preserved_timestamp = old.last_preserved_timestamp;
   WriteCheckpointState(directory, state);
-
-  if (max_to_keep && paths.size() > *max_to_keep) {
-    const size_t drop = paths.size() - *max_to_keep;
-    for (size_t i = 0; i < drop; ++i) {
-      cm::DeleteBundle(detail::checkpoint_state::JoinPath(directory, paths[i]));
-    }
-    paths.erase(paths.begin(), paths.begin() + static_cast<std::ptrdiff_t>(drop));
-    times.erase(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(drop));
-    state.all_model_checkpoint_paths = paths;
-    if (save_timestamp) state.all_model_checkpoint_timestamps = times;
-    WriteCheckpointState(directory, state);
+  for (const std::string& p : dropped) {
+    // A dropped entry may spell a bundle that is still listed ("ckpt-1", "./ckpt-1"): kept.
+    const bool listed = std::any_of(paths.begin(), paths.end(),
+                                    [&](const std::string& kept) { return cm::SameBundle(directory, p, kept); });
+    if (!listed) cm::DeleteBundle(detail::checkpoint_state::JoinPath(directory, p));
   }
   return state;
 }

@@ -24,8 +24,8 @@ template <class T>
 class ReLU6 {
  public:
   Tensor4<T> Forward(const Context& ctx, const Tensor4<T>& x) {
-    Tensor4<T> y(x.dimensions());
-    ctx.ParallelFor(x.size(), [&](int, Index begin, Index end) {
+    Tensor4<T> y = detail::NewTensor4<T>(ShapeOf(x));
+    detail::ParallelForWork(ctx, x.size(), 1, [&](int, Index begin, Index end) {
       detail::VectorMap<T>(y.data() + begin, end - begin) =
           detail::ConstVectorMap<T>(x.data() + begin, end - begin).max(T(0)).min(T(6));
     });
@@ -36,11 +36,9 @@ class ReLU6 {
   Tensor4<T> Backward(const Context& ctx, const Tensor4<T>& dy) {
     const Tensor4<T>& x = input_.Get("ReLU6");
     CheckShape(dy, ShapeOf(x), "ReLU6: dy");
-    Tensor4<T> dx(x.dimensions());
-    ctx.ParallelFor(x.size(), [&](int, Index begin, Index end) {
-      const auto xs = detail::ConstVectorMap<T>(x.data() + begin, end - begin);
-      detail::VectorMap<T>(dx.data() + begin, end - begin) =
-          ((xs > T(0)) && (xs < T(6))).select(detail::ConstVectorMap<T>(dy.data() + begin, end - begin), T(0));
+    Tensor4<T> dx = detail::NewTensor4<T>(ShapeOf(x));
+    detail::ParallelForWork(ctx, x.size(), 1, [&](int, Index begin, Index end) {
+      detail::MaskBetween(x.data() + begin, dy.data() + begin, dx.data() + begin, end - begin, T(0), T(6));
     });
     return dx;
   }
@@ -72,10 +70,11 @@ class BiasAdd {
   Tensor4<T> Forward(const Context& ctx, const Tensor4<T>& x) {
     const Index c = biases_.shape[0];
     CheckChannels(x, c, What() + ": input");
-    Tensor4<T> y(x.dimensions());
-    ctx.ParallelFor(x.size() / c, [&](int, Index begin, Index end) {
-      detail::ArrayMap<T>(y.data() + begin * c, end - begin, c) =
-          detail::ConstArrayMap<T>(x.data() + begin * c, end - begin, c).rowwise() + biases_.value.transpose();
+    Tensor4<T> y = detail::NewTensor4<T>(ShapeOf(x));
+    detail::ParallelForWork(ctx, x.size() / c, c, [&](int, Index begin, Index end) {
+      for (Index i = begin; i < end; ++i) {
+        detail::VectorMap<T>(y.data() + i * c, c) = detail::ConstVectorMap<T>(x.data() + i * c, c) + biases_.value;
+      }
     });
     return y;
   }

@@ -118,11 +118,10 @@ class BatchNorm {
     inv_std_ = (variance_ + static_cast<T>(options_.epsilon)).rsqrt();
     const Vector scale = GammaOrOne() * inv_std_;
     const Vector shift = BetaOrZero() - mean_ * scale;
-    Tensor4<T> y(x.dimension(0), x.dimension(1), x.dimension(2), c);
-    ctx.ParallelFor(rows, [&](int, Index begin, Index end) {
-      auto out = detail::ArrayMap<T>(y.data() + begin * c, end - begin, c);
-      out = detail::ConstArrayMap<T>(x.data() + begin * c, end - begin, c).rowwise() * scale.transpose();
-      out.rowwise() += shift.transpose();
+    Tensor4<T> y = detail::NewTensor4<T>(ShapeOf(x));
+    // y = x * scale + shift, per channel.
+    detail::ParallelForWork(ctx, rows, c, [&](int, Index begin, Index end) {
+      detail::RowsAffine<T>(x.data() + begin * c, nullptr, end - begin, scale, nullptr, shift, y.data() + begin * c);
     });
     if (mode_ == BatchNormMode::kInference) {
       input_.Clear();
@@ -148,27 +147,24 @@ class BatchNorm {
     if (options_.scale) gamma_.gradient += sum_dy_xhat;
     if (options_.center) beta_.gradient += sum_dy;
     const Vector k = GammaOrOne() * inv_std_;
-    Tensor4<T> dx(x.dimension(0), x.dimension(1), x.dimension(2), c);
+    Tensor4<T> dx = detail::NewTensor4<T>(ShapeOf(x));
     if (forward_mode_ == BatchNormMode::kFrozen) {
       // Statistics are constants: the normalisation is affine in x.
-      ctx.ParallelFor(rows, [&](int, Index begin, Index end) {
-        detail::ArrayMap<T>(dx.data() + begin * c, end - begin, c) =
-            detail::ConstArrayMap<T>(dy.data() + begin * c, end - begin, c).rowwise() * k.transpose();
+      const Vector zero = Vector::Zero(c);
+      detail::ParallelForWork(ctx, rows, c, [&](int, Index begin, Index end) {
+        detail::RowsAffine<T>(dy.data() + begin * c, nullptr, end - begin, k, nullptr, zero, dx.data() + begin * c);
       });
       return dx;
     }
-    // Training: dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), the statistics' own gradient.
+    // Training: dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), the statistics' own gradient,
+    // with xhat = (x - mean) * inv_std expanded: dx = dy * k - x * b + shift, per channel
+    // b = k * inv_std * mean(dy * xhat) and shift = mean * b - k * mean(dy).
     const T inv_rows = T(1) / static_cast<T>(rows);
-    const Vector mean_dy = sum_dy * inv_rows;
-    const Vector mean_dy_xhat = sum_dy_xhat * inv_rows;
-    ctx.ParallelFor(rows, [&](int, Index begin, Index end) {
-      const Index n = end - begin;
-      const auto xs = detail::ConstArrayMap<T>(x.data() + begin * c, n, c);
-      const auto gs = detail::ConstArrayMap<T>(dy.data() + begin * c, n, c);
-      auto xhat = ((xs.rowwise() - mean_.transpose()).rowwise() * inv_std_.transpose());
-      detail::ArrayMap<T>(dx.data() + begin * c, n, c) =
-          ((gs.rowwise() - mean_dy.transpose()) - xhat.rowwise() * mean_dy_xhat.transpose()).rowwise() *
-          k.transpose();
+    const Vector b = k * inv_std_ * (sum_dy_xhat * inv_rows);
+    const Vector shift = mean_ * b - k * (sum_dy * inv_rows);
+    detail::ParallelForWork(ctx, rows, c, [&](int, Index begin, Index end) {
+      detail::RowsAffine<T>(dy.data() + begin * c, x.data() + begin * c, end - begin, k, &b, shift,
+                            dx.data() + begin * c);
     });
     return dx;
   }
@@ -179,13 +175,50 @@ class BatchNorm {
   Vector GammaOrOne() const { return options_.scale ? Vector(gamma_.value) : Vector::Ones(options_.channels); }
   Vector BetaOrZero() const { return options_.center ? Vector(beta_.value) : Vector::Zero(options_.channels); }
 
-  // Two passes (mean, then squared deviations): no cancellation as in E[x^2] - E[x]^2.
+  // Mean and squared deviations per block of rows small enough to stay in cache for its second
+  // look (no E[x^2] - E[x]^2 cancellation), blocks merged with Chan et al.'s update: one pass
+  // over memory. Per-thread results merge in range order.
   void ComputeBatchStatistics(const Context& ctx, const T* x, Index rows) {
-    mean_ = ChannelSums(ctx, x, rows, [](auto block, Index) { return block.colwise().sum(); }) / static_cast<T>(rows);
-    variance_ = ChannelSums(ctx, x, rows, [&](auto block, Index) {
-                  return (block.rowwise() - mean_.transpose()).square().colwise().sum();
-                }) /
-                static_cast<T>(rows);
+    const Index c = options_.channels;
+    std::vector<Moments> partial(detail::WorkRanges(ctx, rows, c));
+    detail::ParallelForWork(ctx, rows, c, [&](int r, Index begin, Index end) {
+      Moments& m = partial[r];
+      m = {0, Vector::Zero(c), Vector::Zero(c)};
+      const Index block = StatisticsBlockRows();
+      Vector sum(c), dev(c);
+      for (Index b = begin; b < end; b += block) {
+        const Index n = std::min(block, end - b);
+        sum.setZero();
+        detail::AddColumnSums<T>(x + b * c, nullptr, nullptr, n, sum);
+        const Vector mean = sum / static_cast<T>(n);
+        dev.setZero();
+        detail::AddColumnSums<T>(x + b * c, nullptr, &mean, n, dev);
+        m.Merge({n, mean, dev});
+      }
+    });
+    Moments total{0, Vector::Zero(c), Vector::Zero(c)};
+    for (const Moments& m : partial) total.Merge(m);
+    mean_ = total.mean;
+    variance_ = total.m2 / static_cast<T>(rows);
+  }
+
+  // Count, mean and sum of squared deviations of some rows; Merge adds another set of rows.
+  struct Moments {
+    Index n = 0;
+    Vector mean, m2;
+    void Merge(const Moments& o) {
+      if (o.n == 0) return;
+      const Index total = n + o.n;
+      const Vector delta = o.mean - mean;
+      mean += delta * (static_cast<T>(o.n) / static_cast<T>(total));
+      m2 += o.m2 + delta.square() * (static_cast<T>(n) * static_cast<T>(o.n) / static_cast<T>(total));
+      n = total;
+    }
+  };
+
+  // About 32 KiB of rows, between 8 and 256 rows.
+  Index StatisticsBlockRows() const {
+    return std::clamp<Index>(static_cast<Index>(32768 / sizeof(T)) / options_.channels, 8, 256);
   }
 
   void UpdateMovingStatistics(Index rows) {
@@ -196,35 +229,21 @@ class BatchNorm {
     moving_variance_.value = moving_variance_.value * decay + variance_ * (correction * (T(1) - decay));
   }
 
-  // Sum over rows of f(block of rows) per channel, in blocks of 256 rows (shorter float
-  // summation chains), split over threads and added in range order.
-  template <class F>
-  Vector ChannelSums(const Context& ctx, const T* x, Index rows, F f) const {
-    const Index c = options_.channels;
-    std::vector<Vector> partial(ctx.Ranges(rows));
-    ctx.ParallelFor(rows, [&](int r, Index begin, Index end) {
-      partial[r] = Vector::Zero(c);
-      for (Index b = begin; b < end; b += 256) {
-        const Index n = std::min<Index>(256, end - b);
-        partial[r] += f(detail::ConstArrayMap<T>(x + b * c, n, c), n).transpose();
-      }
-    });
-    Vector sum = Vector::Zero(c);
-    for (const Vector& p : partial) sum += p;
-    return sum;
-  }
-
   std::pair<Vector, Vector> SumGradients(const Context& ctx, const T* x, const T* dy, Index rows) const {
     const Index c = options_.channels;
-    std::vector<std::pair<Vector, Vector>> partial(ctx.Ranges(rows));
-    ctx.ParallelFor(rows, [&](int r, Index begin, Index end) {
-      Vector s_dy = Vector::Zero(c), s_dy_xhat = Vector::Zero(c);
-      for (Index b = begin; b < end; b += 256) {
-        const Index n = std::min<Index>(256, end - b);
-        const auto xs = detail::ConstArrayMap<T>(x + b * c, n, c);
-        const auto gs = detail::ConstArrayMap<T>(dy + b * c, n, c);
-        s_dy += gs.colwise().sum().transpose();
-        s_dy_xhat += (gs * (xs.rowwise() - mean_.transpose())).colwise().sum().transpose();
+    std::vector<std::pair<Vector, Vector>> partial(detail::WorkRanges(ctx, rows, c));
+    detail::ParallelForWork(ctx, rows, c, [&](int r, Index begin, Index end) {
+      Vector s_dy = Vector::Zero(c), s_dy_xhat = Vector::Zero(c), b_dy(c), b_dy_xhat(c);
+      // Blocks of rows that stay in cache between the two sums; shorter float summation chains.
+      const Index block = StatisticsBlockRows();
+      for (Index b = begin; b < end; b += block) {
+        const Index n = std::min(block, end - b);
+        b_dy.setZero();
+        b_dy_xhat.setZero();
+        detail::AddColumnSums<T>(dy + b * c, nullptr, nullptr, n, b_dy);
+        detail::AddColumnSums<T>(x + b * c, dy + b * c, &mean_, n, b_dy_xhat);
+        s_dy += b_dy;
+        s_dy_xhat += b_dy_xhat;
       }
       partial[r] = {s_dy, s_dy_xhat * inv_std_};
     });

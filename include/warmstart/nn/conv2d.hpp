@@ -9,8 +9,11 @@
 // output pixels is unrolled into patch rows [rows, KH*KW*C] (tap-major, channel fastest, the
 // order of the HWIO kernel's first three dimensions, so the kernel is W [KH*KW*C, O] as is),
 // then multiplied; the backward scatters dPatches = dY W^T back with col2im. Matrix products
-// are Eigen's (cache-blocked, vectorised); threads split output pixels (forward), columns of W
-// (1x1 weight gradient) or images (im2col backward, so col2im never races).
+// are gemm.hpp's (packed, register-blocked, AVX-512 / AVX2 picked at run time; Eigen for
+// double); W (for outputs of 256 pixels or more; smaller ones read it in place) and W^T are
+// packed once per call and shared by the threads. Threads split output pixels (forward, 1x1
+// dX), pixels again for the 1x1 weight gradient (per-thread partial sums, buffers kept in the
+// layer, added in range order), or images (im2col backward, so col2im never races).
 //
 // Forward keeps a pointer to x for Backward. Requires: x stays alive and unchanged until
 // Backward returns (the model owns activations, as in llm.c); Backward checks that the pointer
@@ -18,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +30,7 @@
 
 #include "warmstart/error.hpp"
 #include "warmstart/nn/context.hpp"
+#include "warmstart/nn/gemm.hpp"
 #include "warmstart/nn/internal.hpp"
 #include "warmstart/nn/parameter.hpp"
 #include "warmstart/nn/tensor.hpp"
@@ -34,31 +39,90 @@ namespace warmstart::nn {
 
 namespace detail {
 
-// Patch rows per im2col block: about 64 KiB of patches, at least 8 rows.
+// The im2col block of one thread: reused scratch for float (gemm.hpp), a vector otherwise.
+template <class T>
+class PatchBuffer {
+ public:
+  explicit PatchBuffer(size_t size) : vector_(size) {}
+  T* data() { return vector_.data(); }
+
+ private:
+  std::vector<T> vector_;
+};
+
+template <>
+class PatchBuffer<float> {
+ public:
+  explicit PatchBuffer(size_t size) : buffer_(size) {}
+  float* data() { return buffer_.data(); }
+
+ private:
+  ScratchBuffer buffer_;
+};
+
+// Patch rows per im2col block: about 256 KiB of patches, at least 192 rows (a matrix product of
+// fewer rows spends more on packing than on multiplying).
 inline Index PatchBlockRows(Index patch_size, size_t element_size) {
-  return std::max<Index>(8, static_cast<Index>(65536 / element_size) / std::max<Index>(patch_size, 1));
+  return std::max<Index>(192, static_cast<Index>(262144 / element_size) / std::max<Index>(patch_size, 1));
+}
+
+// Copies n values; a loop when they are few (a memmove call per 3 floats costs more than the
+// copy, and so does Eigen's vectorised copy).
+template <class T>
+void CopyChannels(const T* src, Index n, T* dst) {
+  if (n >= 32) {
+    std::copy(src, src + n, dst);
+  } else {
+    for (Index j = 0; j < n; ++j) dst[j] = src[j];
+  }
+}
+
+// dst += src over c values (a loop for few channels, as CopyChannels).
+template <class T>
+void AddChannels(const T* src, Index c, T* dst) {
+  if (c >= 16) {
+    VectorMap<T>(dst, c) += ConstVectorMap<T>(src, c);
+  } else {
+    for (Index j = 0; j < c; ++j) dst[j] += src[j];
+  }
 }
 
 // Unrolls output pixels [first, first + rows) (flat over N, HO, WO) into patches [rows, KH*KW*C].
 template <class T>
 void Im2Col(const T* x, Index c, const Window& win, Index first, Index rows, T* patches) {
   const Index patch = win.kh * win.kw * c;
+  Index ox = first % win.w.out, oy = (first / win.w.out) % win.h.out, n = first / (win.w.out * win.h.out);
   for (Index r = 0; r < rows; ++r) {
-    const Index p = first + r;
-    const Index ox = p % win.w.out;
-    const Index oy = (p / win.w.out) % win.h.out;
-    const Index n = p / (win.w.out * win.h.out);
     T* dst = patches + r * patch;
     for (Index ky = 0; ky < win.kh; ++ky) {
       const Index iy = oy * win.stride_h - win.h.pad_before + ky;
+      if (iy < 0 || iy >= win.h.in) {
+        std::fill(dst, dst + win.kw * c, T(0));
+        dst += win.kw * c;
+        continue;
+      }
+      const T* row = x + (n * win.h.in + iy) * win.w.in * c;
+      const Index ix0 = ox * win.stride_w - win.w.pad_before;
+      if (ix0 >= 0 && ix0 + win.kw <= win.w.in) {
+        // Every tap inside: the kw pixels are contiguous in the input row.
+        CopyChannels(row + ix0 * c, win.kw * c, dst);
+        dst += win.kw * c;
+        continue;
+      }
       for (Index kx = 0; kx < win.kw; ++kx, dst += c) {
-        const Index ix = ox * win.stride_w - win.w.pad_before + kx;
-        if (iy < 0 || iy >= win.h.in || ix < 0 || ix >= win.w.in) {
+        const Index ix = ix0 + kx;
+        if (ix < 0 || ix >= win.w.in) {
           std::fill(dst, dst + c, T(0));
         } else {
-          const T* src = x + ((n * win.h.in + iy) * win.w.in + ix) * c;
-          std::copy(src, src + c, dst);
+          CopyChannels(row + ix * c, c, dst);
         }
+      }
+    }
+    if (++ox == win.w.out) {
+      ox = 0;
+      if (++oy == win.h.out) {
+        oy = 0;
+        ++n;
       }
     }
   }
@@ -68,18 +132,24 @@ void Im2Col(const T* x, Index c, const Window& win, Index first, Index rows, T* 
 template <class T>
 void Col2ImAdd(const T* patches, Index c, const Window& win, Index first, Index rows, T* dx) {
   const Index patch = win.kh * win.kw * c;
+  Index ox = first % win.w.out, oy = (first / win.w.out) % win.h.out, n = first / (win.w.out * win.h.out);
   for (Index r = 0; r < rows; ++r) {
-    const Index p = first + r;
-    const Index ox = p % win.w.out;
-    const Index oy = (p / win.w.out) % win.h.out;
-    const Index n = p / (win.w.out * win.h.out);
     const T* src = patches + r * patch;
-    for (Index ky = 0; ky < win.kh; ++ky) {
+    for (Index ky = 0; ky < win.kh; ++ky, src += win.kw * c) {
       const Index iy = oy * win.stride_h - win.h.pad_before + ky;
-      for (Index kx = 0; kx < win.kw; ++kx, src += c) {
+      if (iy < 0 || iy >= win.h.in) continue;
+      T* row = dx + (n * win.h.in + iy) * win.w.in * c;
+      for (Index kx = 0; kx < win.kw; ++kx) {
         const Index ix = ox * win.stride_w - win.w.pad_before + kx;
-        if (iy < 0 || iy >= win.h.in || ix < 0 || ix >= win.w.in) continue;
-        VectorMap<T>(dx + ((n * win.h.in + iy) * win.w.in + ix) * c, c) += ConstVectorMap<T>(src, c);
+        if (ix < 0 || ix >= win.w.in) continue;
+        AddChannels(src + kx * c, c, row + ix * c);
+      }
+    }
+    if (++ox == win.w.out) {
+      ox = 0;
+      if (++oy == win.h.out) {
+        oy = 0;
+        ++n;
       }
     }
   }
@@ -130,7 +200,7 @@ class Conv2D {
   Tensor4<T> Forward(const Context& ctx, const Tensor4<T>& x) {
     CheckChannels(x, options_.in_channels, What() + ": input");
     const Window win = MakeWindowFor(ShapeOf(x));
-    Tensor4<T> y(win.n, win.h.out, win.w.out, options_.out_channels);
+    Tensor4<T> y = detail::NewTensor4<T>(win.n, win.h.out, win.w.out, options_.out_channels);
     if (IsPointwise()) {
       ForwardPointwise(ctx, x, y);
     } else {
@@ -150,7 +220,8 @@ class Conv2D {
       biases_.gradient += detail::ColumnSums(ctx, dy.data(), win.out_pixels(), options_.out_channels);
     }
     Tensor4<T> dx;
-    if (need_dx) dx = Zeros4<T>(ShapeOf(x));
+    // The 1x1 product writes every element of dx; col2im adds into zeros.
+    if (need_dx) dx = IsPointwise() ? detail::NewTensor4<T>(ShapeOf(x)) : Zeros4<T>(ShapeOf(x));
     if (IsPointwise()) {
       BackwardPointwise(ctx, x, dy, need_dx ? &dx : nullptr);
     } else {
@@ -178,33 +249,85 @@ class Conv2D {
 
   void AddBias(const Context& ctx, Tensor4<T>& y) const {
     const Index o = options_.out_channels;
-    ctx.ParallelFor(y.size() / o, [&](int, Index begin, Index end) {
+    detail::ParallelForWork(ctx, y.size() / o, o, [&](int, Index begin, Index end) {
       Matrix(y.data() + begin * o, end - begin, o).rowwise() += biases_.value.matrix().transpose();
     });
+  }
+
+  // The kernel as B of Y = X W ([C, O], or [KH*KW*C, O]), packed once for every thread when
+  // Y has `rows` >= kPackRows rows; fewer (the small maps of the heads) spend more on packing
+  // than on multiplying, and read W in place.
+  static constexpr Index kPackRows = 256;
+  std::optional<detail::PackedB<T>> PackedWeightsFor(Index rows) const {
+    if (rows < kPackRows) return std::nullopt;
+    const Index o = options_.out_channels;
+    return std::optional<detail::PackedB<T>>(std::in_place, patch_size(), o,
+                                             detail::GemmOperand<T>{weights_.value.data(), o, false});
+  }
+  // Y [rows, O] = A W, W from PackedWeightsFor.
+  void MultiplyWeights(Index rows, const detail::GemmOperand<T>& a, const std::optional<detail::PackedB<T>>& w,
+                       T* y) const {
+    const Index o = options_.out_channels;
+    if (w) {
+      detail::Gemm<T>(rows, a, *w, y, o, false);
+    } else {
+      detail::Gemm<T>(rows, o, patch_size(), a, {weights_.value.data(), o, false}, y, o, false);
+    }
+  }
+  // W^T, the B of dX = dY W^T.
+  detail::PackedB<T> PackedWeightsTransposed() const {
+    const Index o = options_.out_channels;
+    return detail::PackedB<T>(o, patch_size(), {weights_.value.data(), o, true});
+  }
+
+  // dW += X^T dY over `rows` rows, the rows (K of the product) split over threads:
+  // fn(begin, end, dw, accumulate) writes (or adds) rows [begin, end)'s product to dw. Range 0
+  // adds to the gradient itself, the others write partial sums added after it in range order.
+  template <class ProductFn>
+  void AddWeightGradient(const Context& ctx, Index rows, ProductFn fn) {
+    const Index k = patch_size(), o = options_.out_channels;
+    const double work = static_cast<double>(k * o) * detail::kMacWork;
+    std::vector<detail::RowMatrix<T>>& partial = PartialWeightGradients(detail::WorkRanges(ctx, rows, work));
+    detail::ParallelForWork(ctx, rows, work, [&](int r, Index begin, Index end) {
+      T* dw = weights_.gradient.data();
+      if (r > 0) dw = partial[r].data();
+      fn(begin, end, dw, r == 0);
+    });
+    Matrix dw(weights_.gradient.data(), k, o);
+    for (size_t r = 1; r < partial.size(); ++r) dw += partial[r];
+  }
+
+  // `ranges` per-thread weight gradients [k, o] (range 0's unused: it adds to the gradient),
+  // kept between calls: a head's is over half a megabyte, fresh memory (page faults) every call.
+  std::vector<detail::RowMatrix<T>>& PartialWeightGradients(int ranges) {
+    dw_partial_.resize(static_cast<size_t>(ranges));
+    for (size_t r = 1; r < dw_partial_.size(); ++r) dw_partial_[r].resize(patch_size(), options_.out_channels);
+    return dw_partial_;
   }
 
   // ---- 1x1, stride 1: plain matrix products ----
 
   void ForwardPointwise(const Context& ctx, const Tensor4<T>& x, Tensor4<T>& y) const {
-    const Index c = options_.in_channels, o = options_.out_channels;
-    const ConstMatrix w(weights_.value.data(), c, o);
-    ctx.ParallelFor(x.size() / c, [&](int, Index begin, Index end) {
-      Matrix(y.data() + begin * o, end - begin, o).noalias() = ConstMatrix(x.data() + begin * c, end - begin, c) * w;
+    const Index c = options_.in_channels, o = options_.out_channels, pixels = x.size() / c;
+    const std::optional<detail::PackedB<T>> w = PackedWeightsFor(pixels);
+    const double work = static_cast<double>(c * o) * detail::kMacWork;
+    detail::ParallelForWork(ctx, pixels, work, [&](int, Index begin, Index end) {
+      MultiplyWeights(end - begin, {x.data() + begin * c, c, false}, w, y.data() + begin * o);
     });
   }
 
   void BackwardPointwise(const Context& ctx, const Tensor4<T>& x, const Tensor4<T>& dy, Tensor4<T>* dx) {
     const Index c = options_.in_channels, o = options_.out_channels, pixels = x.size() / c;
-    const ConstMatrix xm(x.data(), pixels, c), dym(dy.data(), pixels, o);
-    Matrix dw(weights_.gradient.data(), c, o);
-    // dW = X^T dY, split by output channel so no partial sums are needed.
-    ctx.ParallelFor(o, [&](int, Index begin, Index end) {
-      dw.middleCols(begin, end - begin).noalias() += xm.transpose() * dym.middleCols(begin, end - begin);
+    // dW = X^T dY: A = X read transposed [C, rows], B = dY rows.
+    AddWeightGradient(ctx, pixels, [&](Index begin, Index end, T* dw, bool accumulate) {
+      detail::Gemm<T>(c, o, end - begin, {x.data() + begin * c, c, true}, {dy.data() + begin * o, o, false}, dw, o,
+                      accumulate);
     });
     if (dx == nullptr) return;
-    const ConstMatrix w(weights_.value.data(), c, o);
-    ctx.ParallelFor(pixels, [&](int, Index begin, Index end) {
-      Matrix(dx->data() + begin * c, end - begin, c).noalias() = dym.middleRows(begin, end - begin) * w.transpose();
+    const detail::PackedB<T> wt = PackedWeightsTransposed();
+    const double work = static_cast<double>(c * o) * detail::kMacWork;
+    detail::ParallelForWork(ctx, pixels, work, [&](int, Index begin, Index end) {
+      detail::Gemm<T>(end - begin, {dy.data() + begin * o, o, false}, wt, dx->data() + begin * c, c, false);
     });
   }
 
@@ -212,14 +335,15 @@ class Conv2D {
 
   void ForwardIm2Col(const Context& ctx, const Tensor4<T>& x, const Window& win, Tensor4<T>& y) const {
     const Index k = patch_size(), o = options_.out_channels, c = options_.in_channels;
-    const ConstMatrix w(weights_.value.data(), k, o);
+    const std::optional<detail::PackedB<T>> w = PackedWeightsFor(win.out_pixels());
     const Index block = detail::PatchBlockRows(k, sizeof(T));
-    ctx.ParallelFor(win.out_pixels(), [&](int, Index begin, Index end) {
-      std::vector<T> patches(static_cast<size_t>(std::min(block, end - begin) * k));
+    const double work = static_cast<double>(k * o) * detail::kMacWork;
+    detail::ParallelForWork(ctx, win.out_pixels(), work, [&](int, Index begin, Index end) {
+      detail::PatchBuffer<T> patches(static_cast<size_t>(std::min(block, end - begin) * k));
       for (Index first = begin; first < end; first += block) {
         const Index rows = std::min(block, end - first);
         detail::Im2Col(x.data(), c, win, first, rows, patches.data());
-        Matrix(y.data() + first * o, rows, o).noalias() = ConstMatrix(patches.data(), rows, k) * w;
+        MultiplyWeights(rows, {patches.data(), k, false}, w, y.data() + first * o);
       }
     });
   }
@@ -230,31 +354,36 @@ class Conv2D {
     const Index k = patch_size(), o = options_.out_channels, c = options_.in_channels;
     const Index per_image = win.h.out * win.w.out;
     const Index block = detail::PatchBlockRows(k, sizeof(T));
-    const ConstMatrix w(weights_.value.data(), k, o);
-    std::vector<detail::RowMatrix<T>> dw_partial(ctx.Ranges(win.n));
-    ctx.ParallelFor(win.n, [&](int r, Index n_begin, Index n_end) {
-      detail::RowMatrix<T>& dw = dw_partial[r];
-      dw.setZero(k, o);
-      std::vector<T> patches(static_cast<size_t>(std::min(block, (n_end - n_begin) * per_image) * k));
+    std::optional<detail::PackedB<T>> wt;
+    if (dx != nullptr) wt.emplace(o, k, detail::GemmOperand<T>{weights_.value.data(), o, true});
+    const double work = static_cast<double>(per_image * k * o * 2) * detail::kMacWork;
+    std::vector<detail::RowMatrix<T>>& dw_partial = PartialWeightGradients(detail::WorkRanges(ctx, win.n, work));
+    detail::ParallelForWork(ctx, win.n, work, [&](int r, Index n_begin, Index n_end) {
+      T* dw = weights_.gradient.data();
+      if (r > 0) {
+        dw_partial[r].setZero();
+        dw = dw_partial[r].data();
+      }
+      detail::PatchBuffer<T> patches(static_cast<size_t>(std::min(block, (n_end - n_begin) * per_image) * k));
       for (Index first = n_begin * per_image; first < n_end * per_image; first += block) {
         const Index rows = std::min(block, n_end * per_image - first);
-        const ConstMatrix dyb(dy.data() + first * o, rows, o);
-        Matrix pm(patches.data(), rows, k);
+        const T* dyb = dy.data() + first * o;
         detail::Im2Col(x.data(), c, win, first, rows, patches.data());
-        dw.noalias() += pm.transpose() * dyb;
+        detail::Gemm<T>(k, o, rows, {patches.data(), k, true}, {dyb, o, false}, dw, o, true);
         if (dx == nullptr) continue;
-        pm.noalias() = dyb * w.transpose();
+        detail::Gemm<T>(rows, {dyb, o, false}, *wt, patches.data(), k, false);
         detail::Col2ImAdd(patches.data(), c, win, first, rows, dx->data());
       }
     });
     Matrix dw(weights_.gradient.data(), k, o);
-    for (const auto& p : dw_partial) dw += p;
+    for (size_t r = 1; r < dw_partial.size(); ++r) dw += dw_partial[r];
   }
 
   Conv2DOptions options_;
   Parameter<T> weights_;
   Parameter<T> biases_;
   detail::InputCache<T> input_;
+  std::vector<detail::RowMatrix<T>> dw_partial_;  // scratch of Backward, see PartialWeightGradients
 };
 
 }  // namespace warmstart::nn

@@ -16,12 +16,17 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include "warmstart/error.hpp"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace warmstart::nn {
 
@@ -44,16 +49,51 @@ Shape4 ShapeOf(const Tensor4<T>& t) {
   return {t.dimension(0), t.dimension(1), t.dimension(2), t.dimension(3)};
 }
 
+namespace detail {
+
+// A large tensor is usually fresh memory (glibc maps blocks above 32 MiB, and trims the heap), so
+// its first write takes one page fault per 4 KiB: ~150 ms for the 46 MiB of an activation of
+// SSD MobileNet at 300x300, batch 8, on a VM, where writing it takes 2 ms. Asking for 2 MiB pages
+// (transparent huge pages in "madvise" mode, the usual default) makes that ~10x cheaper. Only a
+// hint: the whole 2 MiB pages inside the block are advised, errors are ignored.
+inline void AdviseHugePages(void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  if (bytes < 2 * kHugePage) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHugePage - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
+// An uninitialised tensor for a layer to fill.
+template <class T>
+Tensor4<T> NewTensor4(Index n, Index h, Index w, Index c) {
+  Tensor4<T> t(n, h, w, c);
+  AdviseHugePages(t.data(), static_cast<size_t>(t.size()) * sizeof(T));
+  return t;
+}
+
+template <class T>
+Tensor4<T> NewTensor4(const Shape4& s) {
+  return NewTensor4<T>(s[0], s[1], s[2], s[3]);
+}
+
+}  // namespace detail
+
 template <class T>
 Tensor4<T> Zeros4(const Shape4& s) {
-  Tensor4<T> t(s[0], s[1], s[2], s[3]);
+  Tensor4<T> t = detail::NewTensor4<T>(s);
   t.setZero();
   return t;
 }
 
 template <class T>
 Tensor4<T> Filled4(const Shape4& s, T value) {
-  Tensor4<T> t(s[0], s[1], s[2], s[3]);
+  Tensor4<T> t = detail::NewTensor4<T>(s);
   t.setConstant(value);
   return t;
 }
