@@ -10,6 +10,7 @@
 
 #include "tests/realdata.hpp"
 #include "warmstart/data/coco.hpp"
+#include "data/data_test_util.hpp"
 
 namespace ws = warmstart;
 namespace wd = warmstart::data;
@@ -17,22 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void WriteBytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-template <class E, class F>
-E Thrown(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e;
-  }
-  FAIL("no exception of the expected type");
-  throw std::logic_error("unreachable");
-}
+using warmstart::test::data::ReadBytes;
+using warmstart::test::data::Thrown;
+using warmstart::test::data::WriteBytes;
 
 const char* kSmall = R"({
   "info": {"description": "ignored"},

@@ -14,6 +14,7 @@
 #include "warmstart/config/label_map.hpp"
 #include "warmstart/data/detection_example.hpp"
 #include "warmstart/data/tfrecord.hpp"
+#include "data/data_test_util.hpp"
 
 namespace ws = warmstart;
 namespace wd = warmstart::data;
@@ -21,16 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class E, class F>
-E Thrown(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e;
-  }
-  FAIL("no exception of the expected type");
-  throw std::logic_error("unreachable");
-}
+using warmstart::test::data::ReadBytes;
+using warmstart::test::data::Thrown;
+using warmstart::test::data::WriteBytes;
 
 const ws::ErrorContext kCtx("mem.record");
 

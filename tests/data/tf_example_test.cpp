@@ -12,6 +12,7 @@
 #include "tests/realdata.hpp"
 #include "warmstart/data/tf_example.hpp"
 #include "warmstart/data/tfrecord.hpp"
+#include "data/data_test_util.hpp"
 
 namespace ws = warmstart;
 namespace wd = warmstart::data;
@@ -20,16 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class E, class F>
-E Thrown(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e;
-  }
-  FAIL("no exception of the expected type");
-  throw std::logic_error("unreachable");
-}
+using warmstart::test::data::ReadBytes;
+using warmstart::test::data::Thrown;
+using warmstart::test::data::WriteBytes;
 
 const ws::ErrorContext kCtx("mem.record");
 

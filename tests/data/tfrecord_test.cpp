@@ -13,6 +13,7 @@
 #include "tests/realdata.hpp"
 #include "warmstart/core/crc32c.hpp"
 #include "warmstart/data/tfrecord.hpp"
+#include "data/data_test_util.hpp"
 
 namespace ws = warmstart;
 namespace wd = warmstart::data;
@@ -20,27 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string ReadBytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteBytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-template <class E, class F>
-E Thrown(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e;
-  }
-  FAIL("no exception of the expected type");
-  throw std::logic_error("unreachable");
-}
+using warmstart::test::data::ReadBytes;
+using warmstart::test::data::Thrown;
+using warmstart::test::data::WriteBytes;
 
 // Three records: short, empty, 70000 bytes (longer than any stream buffer).
 std::vector<std::string> SampleRecords() {
